@@ -1,0 +1,98 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vsock-shm: share guest-allocated memory with a host process over vhost-vsock.
+#
+#   make demo    the main job, end to end in the lab VMs
+#   make test    every test suite, ending with "N passed, M failed"
+#
+# Everything is built under build/. KVER=<abi> picks the target Debian 6.1
+# kernel (default: the one linux-image-amd64 depends on).
+
+TOP := $(CURDIR)
+B := $(TOP)/build
+export BUILD := $(B)
+ifneq ($(KVER),)
+export KVER
+endif
+
+# Sets KVER and KDIR in a recipe's shell, preparing the kernel if needed.
+KENV = eval "$$($(TOP)/scripts/kernel.sh | grep -E '^K(VER|DIR)=')" && export KVER KDIR
+
+CC_USER := gcc
+SELFTEST_CFLAGS := -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror -D_GNU_SOURCE
+
+.PHONY: all deps kernel modules peer selftests userspace lab unit test demo \
+	shell-l1 checkpatch clean distclean help
+
+all: modules peer selftests userspace lab
+
+help:
+	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+
+deps:
+	@$(TOP)/scripts/packages.sh
+
+kernel: deps
+	@$(TOP)/scripts/kernel.sh >/dev/null
+
+# The host modules (vhost_vsock_shm.ko), built against the target headers.
+modules: kernel
+	@$(KENV) && $(MAKE) -s -C vhost_vsock_shm KDIR=$$KDIR OUT=$(B)/module/$$KVER
+
+# The upstream peer suite, from the same linux-source, static for the guest.
+peer: kernel
+	@$(KENV) && mkdir -p $(B)/peer && \
+	V=$$KDIR/src/tools/testing/vsock && \
+	if [ ! -x $(B)/peer/vsock_test ] || [ $$V/vsock_test.c -nt $(B)/peer/vsock_test ]; then \
+		echo "  PEER    vsock_test" && \
+		$(CC_USER) -static -O2 -D_GNU_SOURCE -I$$V/../../include -o $(B)/peer/vsock_test \
+			$$V/vsock_test.c $$V/timeout.c $$V/control.c $$V/util.c \
+			2>&1 | grep -v 'getaddrinfo\|in function .control_init' || true; \
+		test -x $(B)/peer/vsock_test; \
+	fi
+
+# kselftest-style tests that run in the lab, built with the harness of the
+# target's linux-source.
+SELFTESTS := module_test
+selftests: kernel
+	@$(KENV) && mkdir -p $(B)/selftests && \
+	for t in $(SELFTESTS); do \
+		d=$$(dirname $$(ls selftests/*/$$t.c)); \
+		$(CC_USER) $(SELFTEST_CFLAGS) -I$$KDIR/src/tools/testing/selftests \
+			-o $(B)/selftests/$$t $$d/$$t.c || exit 1; \
+	done
+
+userspace: deps
+	@if [ -f userspace/Makefile ]; then $(MAKE) -s -C userspace O=$(B) lib; fi
+
+# Initramfs images of the lab: L1 (host VM) and L2 (guests, with the peer
+# suite and the guest programs).
+L2_PROGS = $(B)/peer/vsock_test
+lab: kernel peer userspace
+	@$(KENV) && \
+	$(TOP)/scripts/lab/initramfs.sh l1 $(B)/lab/l1.cpio.gz && \
+	$(TOP)/scripts/lab/initramfs.sh l2 $(B)/lab/l2.cpio.gz $(L2_PROGS)
+
+unit: deps
+	@if [ -f selftests/unit/Makefile ]; then $(MAKE) -s -C selftests/unit O=$(B) run; fi
+
+test:
+	@$(TOP)/scripts/test.sh
+
+demo: all
+	@$(TOP)/scripts/demo.sh
+
+# An interactive shell in L1 (scripts/lab/l2 starts guests from there).
+shell-l1: all
+	@$(TOP)/scripts/lab/l1 -t 36000 --shell
+
+checkpatch: kernel
+	@$(KENV) && $$KDIR/src/scripts/checkpatch.pl --strict --no-tree --terse \
+		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG \
+		-f vhost_vsock_shm/*.c vhost_vsock_shm/*.h
+
+clean:
+	rm -rf $(B)/module $(B)/peer $(B)/selftests $(B)/lab $(B)/userspace $(B)/unit
+
+distclean:
+	rm -rf $(B)

@@ -1,0 +1,22 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Count TAP results: tap-summary.sh FILE.tap...
+# Prints one line per suite and ends with "N passed, M failed"; a test
+# marked "# SKIP" counts as failed (a test that cannot run is a failure
+# here). Exits 1 when anything failed or nothing ran.
+set -u
+tp=0 tf=0
+for f in "$@"; do
+	[ -f "$f" ] || continue
+	p=$(grep -aE '^ok [0-9]+' "$f" | grep -vaciE '#[[:space:]]*skip')
+	s=$(grep -aE '^ok [0-9]+' "$f" | grep -aciE '#[[:space:]]*skip')
+	n=$(grep -acE '^not ok [0-9]+' "$f")
+	printf '  %-28s %4d ok, %d not ok%s\n' "$(basename "$f" .tap)" "$p" \
+		$((n + s)) "$([ "$s" -gt 0 ] && echo " ($s skipped)")"
+	grep -aE '^not ok [0-9]+' "$f" | sed 's/^/      /'
+	grep -aE '^ok [0-9]+' "$f" | grep -aiE '#[[:space:]]*skip' | sed 's/^/      /'
+	tp=$((tp + p)) tf=$((tf + n + s))
+done
+echo "$tp passed, $tf failed"
+[ "$tf" -eq 0 ] && [ "$tp" -gt 0 ]

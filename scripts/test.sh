@@ -1,0 +1,58 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# "make test": build, run the unit tests here and the lab suites in L1/L2,
+# print the time of each stage and end with "N passed, M failed".
+set -uo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+B=${BUILD:-$TOP/build}
+RES=$B/results
+rm -rf "$RES"
+mkdir -p "$RES"
+cd "$TOP"
+
+T0=$(date +%s)
+timing=()
+stage() {
+	local name=$1 t=$(date +%s) rc
+	shift
+	echo "=== stage $name"
+	"$@"
+	rc=$?
+	timing+=("$(printf '  %-10s %5d s  (exit %d)' "$name" $(($(date +%s) - t)) $rc)")
+	return $rc
+}
+fail_tap() { printf 'not ok 1 %s\n1..1\n' "$2" > "$RES/$1.tap"; }
+
+build() { make -s all; }
+if ! stage build build; then
+	fail_tap build "build: make all"
+else
+	echo "ok 1 build: make all" > "$RES/build.tap"
+
+	stage unit bash -c "make -s unit 2>&1 | tee '$RES/unit.log'; exit \${PIPESTATUS[0]}"
+	urc=$?
+	grep -aE '^(not )?ok [0-9]+' "$RES/unit.log" > "$RES/unit.tap" 2>/dev/null
+	[ $urc = 0 ] || [ -s "$RES/unit.tap" ] || fail_tap unit "unit: the unit tests did not run"
+	[ $urc = 0 ] || grep -q '^not ok' "$RES/unit.tap" ||
+		echo "not ok 999 unit: test runner exited $urc" >> "$RES/unit.tap"
+
+	stage lab "$TOP/scripts/lab/l1" -t 1800 -n suite -- scripts/lab/l1-suite.sh
+	lrc=$?
+	cp "$B"/lab/runs/suite/*.tap "$RES/" 2>/dev/null
+	case $lrc in
+	0)	;;
+	124)	fail_tap lab "lab: L1 run timed out" ;;
+	125)	fail_tap lab "lab: a kernel printed an oops, WARN, BUG or panic" ;;
+	*)	fail_tap lab "lab: L1 suite exited $lrc" ;;
+	esac
+fi
+
+echo
+echo "Stage times:"
+printf '%s\n' "${timing[@]}"
+printf '  %-10s %5d s\n' total $(($(date +%s) - T0))
+echo
+echo "Results:"
+"$TOP/scripts/tap-summary.sh" "$RES"/*.tap

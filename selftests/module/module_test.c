@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Selftests of vhost_vsock_shm as a drop-in vhost_vsock: it loads, registers
+ * /dev/vhost-vsock with BTF and its debugfs counters, serves the vhost-vsock
+ * ioctls QEMU uses, refuses to coexist with the stock vhost_vsock (both ways)
+ * and unloads cleanly. Runs as root in L1; the tests run in order and share
+ * the kernel's module state. VSOCK_SHM_KO names the module file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <linux/vhost.h>
+#include <linux/virtio_vsock.h>
+
+#include "kselftest_harness.h"
+
+#define FORK_NAME	"vhost_vsock_shm"
+#define VHOST_VSOCK_MINOR_NR	241
+
+static int load_fork(void)
+{
+	const char *ko = getenv("VSOCK_SHM_KO");
+	int fd, ret;
+
+	if (!ko) {
+		fprintf(stderr, "# VSOCK_SHM_KO is not set\n");
+		errno = ENOENT;
+		return -1;
+	}
+	/* The fork's dependencies are those of vhost_vsock. */
+	if (system("modprobe -a vhost vsock vmw_vsock_virtio_transport_common"))
+		return -1;
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ret = syscall(SYS_finit_module, fd, "", 0);
+	close(fd);
+	return ret;
+}
+
+static int unload(const char *name)
+{
+	return syscall(SYS_delete_module, name, O_NONBLOCK);
+}
+
+static int module_loaded(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/module/%s", name);
+	return access(path, F_OK) == 0;
+}
+
+static long debugfs_stat(const char *key)
+{
+	FILE *f = fopen("/sys/kernel/debug/vhost_vsock_shm/stats", "r");
+	char name[64];
+	unsigned long long v;
+	long ret = -1;
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %llu", name, &v) == 2)
+		if (!strcmp(name, key))
+			ret = (long)v;
+	fclose(f);
+	return ret;
+}
+
+static int dmesg_has(const char *needle)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "dmesg | grep -qF '%s'", needle);
+	return system(cmd) == 0;
+}
+
+TEST(clean_start)
+{
+	if (module_loaded(FORK_NAME))
+		ASSERT_EQ(0, unload(FORK_NAME));
+	if (module_loaded("vhost_vsock"))
+		ASSERT_EQ(0, unload("vhost_vsock"));
+	ASSERT_NE(0, access("/dev/vhost-vsock", F_OK));
+}
+
+TEST(fork_loads)
+{
+	ASSERT_EQ(0, load_fork()) TH_LOG("finit_module: %s", strerror(errno));
+	ASSERT_TRUE(module_loaded(FORK_NAME));
+}
+
+TEST(device_node_is_vhost_vsock)
+{
+	struct stat st;
+
+	ASSERT_EQ(0, stat("/dev/vhost-vsock", &st));
+	ASSERT_TRUE(S_ISCHR(st.st_mode));
+	ASSERT_EQ(10U, major(st.st_rdev));
+	ASSERT_EQ((unsigned int)VHOST_VSOCK_MINOR_NR, minor(st.st_rdev));
+}
+
+TEST(module_has_btf)
+{
+	ASSERT_EQ(0, access("/sys/kernel/btf/" FORK_NAME, R_OK));
+}
+
+TEST(debugfs_counters)
+{
+	ASSERT_LE(0, debugfs_stat("pkts_seen"));
+	ASSERT_LE(0, debugfs_stat("devs_opened"));
+}
+
+TEST(vhost_ioctls)
+{
+	long opened = debugfs_stat("devs_opened");
+	__u64 features = 0, cid = 3;
+	int fd, fd2;
+
+	fd = open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(opened + 1, debugfs_stat("devs_opened"));
+	ASSERT_EQ(0, ioctl(fd, VHOST_SET_OWNER));
+	/* A second owner is refused by the vhost core. */
+	ASSERT_EQ(-1, ioctl(fd, VHOST_SET_OWNER));
+	ASSERT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, ioctl(fd, VHOST_GET_FEATURES, &features));
+	ASSERT_NE(0ULL, features & (1ULL << VIRTIO_VSOCK_F_SEQPACKET));
+	ASSERT_EQ(0, ioctl(fd, VHOST_VSOCK_SET_GUEST_CID, &cid));
+
+	/* CIDs are unique among devices; reserved CIDs are refused. */
+	fd2 = open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(-1, ioctl(fd2, VHOST_VSOCK_SET_GUEST_CID, &cid));
+	ASSERT_EQ(EADDRINUSE, errno);
+	cid = 2;
+	ASSERT_EQ(-1, ioctl(fd2, VHOST_VSOCK_SET_GUEST_CID, &cid));
+	ASSERT_EQ(EINVAL, errno);
+	close(fd2);
+	close(fd);
+	ASSERT_EQ(opened + 2, debugfs_stat("devs_released"));
+}
+
+TEST(stock_refused_while_fork_loaded)
+{
+	ASSERT_NE(0, system("modprobe vhost_vsock 2>/dev/null"));
+	ASSERT_FALSE(module_loaded("vhost_vsock"));
+}
+
+TEST(unload_refused_while_device_open)
+{
+	int fd = open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(-1, unload(FORK_NAME));
+	ASSERT_TRUE(errno == EWOULDBLOCK || errno == EBUSY);
+	close(fd);
+}
+
+TEST(unload_is_clean)
+{
+	ASSERT_EQ(0, unload(FORK_NAME)) TH_LOG("delete_module: %s",
+					       strerror(errno));
+	ASSERT_FALSE(module_loaded(FORK_NAME));
+	ASSERT_NE(0, access("/dev/vhost-vsock", F_OK));
+	ASSERT_NE(0, access("/sys/kernel/debug/vhost_vsock_shm", F_OK));
+}
+
+TEST(fork_refused_while_stock_loaded)
+{
+	ASSERT_EQ(0, system("modprobe vhost_vsock"));
+	ASSERT_EQ(-1, load_fork());
+	ASSERT_EQ(EBUSY, errno);
+	ASSERT_TRUE(dmesg_has("vhost_vsock_shm: the host vsock transport is taken"));
+	/* The refused load left nothing behind. */
+	ASSERT_NE(0, access("/sys/kernel/debug/vhost_vsock_shm", F_OK));
+	ASSERT_EQ(0, unload("vhost_vsock"));
+}
+
+TEST(reload_after_stock)
+{
+	ASSERT_EQ(0, load_fork());
+	ASSERT_EQ(0, access("/dev/vhost-vsock", F_OK));
+	ASSERT_EQ(0, unload(FORK_NAME));
+}
+
+TEST_HARNESS_MAIN
