@@ -45,6 +45,7 @@ else
 	0)	;;
 	124)	fail_tap lab "lab: L1 run timed out" ;;
 	125)	fail_tap lab "lab: a kernel printed an oops, WARN, BUG or panic" ;;
+	126)	fail_tap lab "lab: L1 ended without a status" ;;
 	*)	fail_tap lab "lab: L1 suite exited $lrc" ;;
 	esac
 fi

@@ -41,7 +41,6 @@ mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work 
 for d in proc sys dev; do
 	mount --bind /$d /root/$d
 done
-mount -t tmpfs tmpfs /root/tmp
 mount -t tmpfs tmpfs /root/run
 mount -t debugfs debugfs /root/sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /root/sys/fs/bpf 2>/dev/null
