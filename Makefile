@@ -64,10 +64,18 @@ selftests: kernel
 
 userspace: deps
 	@if [ -f userspace/Makefile ]; then $(MAKE) -s -C userspace O=$(B) lib; fi
+	@mkdir -p $(B)/guest
+	@for f in userspace/examples/*.c; do \
+		o=$(B)/guest/$$(basename $$f .c); \
+		if [ ! -x $$o ] || [ $$f -nt $$o ]; then \
+			echo "  GUEST   $$(basename $$o)"; \
+			$(CC_USER) -static -O2 -g -Wall -Wextra -Werror -o $$o $$f || exit 1; \
+		fi; \
+	done
 
 # Initramfs images of the lab: L1 (host VM) and L2 (guests, with the peer
 # suite and the guest programs).
-L2_PROGS = $(B)/peer/vsock_test
+L2_PROGS = $(B)/peer/vsock_test $(B)/guest/*
 lab: kernel peer userspace
 	@$(KENV) && \
 	$(TOP)/scripts/lab/initramfs.sh l1 $(B)/lab/l1.cpio.gz && \
