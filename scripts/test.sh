@@ -26,11 +26,31 @@ stage() {
 fail_tap() { printf 'not ok 1 %s\n1..1\n' "$2" > "$RES/$1.tap"; }
 
 build() { make -s all; }
+
+# checkpatch.pl --strict (from the target's linux-source) on every module file.
+style_check() {
+	local cp i=0 f
+	cp=$(ls "$B"/kernel/"$(cat "$B/kernel/current")"/src/scripts/checkpatch.pl)
+	for f in vhost_vsock_shm/*.[ch] vhost_vsock_shm/uapi/*.h; do
+		[ -f "$f" ] || continue
+		i=$((i + 1))
+		if out=$("$cp" --strict --no-tree --terse --show-types \
+			  --ignore FILE_PATH_CHANGES -f "$f" 2>&1); then
+			echo "ok $i checkpatch: $f"
+		else
+			echo "not ok $i checkpatch: $f"
+			echo "$out" | sed 's/^/# /'
+		fi
+	done > "$RES/checkpatch.tap"
+	echo "1..$i" >> "$RES/checkpatch.tap"
+	grep -c '^ok' "$RES/checkpatch.tap" | sed 's/$/ files pass checkpatch --strict/'
+}
 if ! stage build build; then
 	fail_tap build "build: make all"
 else
 	echo "ok 1 build: make all" > "$RES/build.tap"
 
+	stage style style_check
 	stage unit bash -c "make -s unit 2>&1 | tee '$RES/unit.log'; exit \${PIPESTATUS[0]}"
 	urc=$?
 	grep -aE '^(not )?ok [0-9]+' "$RES/unit.log" > "$RES/unit.tap" 2>/dev/null
