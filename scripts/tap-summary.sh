@@ -9,13 +9,13 @@ set -u
 tp=0 tf=0
 for f in "$@"; do
 	[ -f "$f" ] || continue
-	p=$(grep -aE '^ok [0-9]+' "$f" | grep -vaciE '#[[:space:]]*skip')
-	s=$(grep -aE '^ok [0-9]+' "$f" | grep -aciE '#[[:space:]]*skip')
-	n=$(grep -acE '^not ok [0-9]+' "$f")
+	p=$(grep -aE '^ok( |$)' "$f" | grep -vaciE '#[[:space:]]*skip')
+	s=$(grep -aE '^ok( |$)' "$f" | grep -aciE '#[[:space:]]*skip')
+	n=$(grep -acE '^not ok( |$)' "$f")
 	printf '  %-28s %4d ok, %d not ok%s\n' "$(basename "$f" .tap)" "$p" \
 		$((n + s)) "$([ "$s" -gt 0 ] && echo " ($s skipped)")"
-	grep -aE '^not ok [0-9]+' "$f" | sed 's/^/      /'
-	grep -aE '^ok [0-9]+' "$f" | grep -aiE '#[[:space:]]*skip' | sed 's/^/      /'
+	grep -aE '^not ok( |$)' "$f" | sed 's/^/      /'
+	grep -aE '^ok( |$)' "$f" | grep -aiE '#[[:space:]]*skip' | sed 's/^/      /'
 	tp=$((tp + p)) tf=$((tf + n + s))
 done
 echo "$tp passed, $tf failed"

@@ -53,7 +53,7 @@ else
 	stage style style_check
 	stage unit bash -c "make -s unit 2>&1 | tee '$RES/unit.log'; exit \${PIPESTATUS[0]}"
 	urc=$?
-	grep -aE '^(not )?ok [0-9]+' "$RES/unit.log" > "$RES/unit.tap" 2>/dev/null
+	grep -aE '^(not )?ok( |$)' "$RES/unit.log" > "$RES/unit.tap" 2>/dev/null
 	[ $urc = 0 ] || [ -s "$RES/unit.tap" ] || fail_tap unit "unit: the unit tests did not run"
 	[ $urc = 0 ] || grep -q '^not ok' "$RES/unit.tap" ||
 		echo "not ok 999 unit: test runner exited $urc" >> "$RES/unit.tap"

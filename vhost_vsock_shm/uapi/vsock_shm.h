@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * vsock-shm wire protocol, version 1.
+ *
+ * A guest application shares its anonymous pages with a host server over an
+ * AF_VSOCK SOCK_SEQPACKET connection. One message per send(); every message
+ * starts with struct vshm_hdr and is at most VSHM_MAX_MSG bytes. All integers
+ * are little-endian. Every structure is naturally aligned, its size is a
+ * multiple of 8 and it has explicit padding fields that must be zero.
+ * Receivers must not assume the buffer itself is aligned.
+ *
+ * docs/protocol.md is the normative description of this file.
+ */
+#ifndef _UAPI_VSOCK_SHM_H
+#define _UAPI_VSOCK_SHM_H
+
+#include <linux/types.h>
+
+#define VSHM_MAGIC		0x4d485356	/* "VSHM" read as a __le32 */
+#define VSHM_VERSION		1
+
+/* Largest message: the largest vsock packet payload. */
+#define VSHM_MAX_MSG		65536
+
+/* Pages are always counted in 4 KiB units. */
+#define VSHM_PAGE_SHIFT		12
+#define VSHM_PAGE_SIZE		4096U
+#define VSHM_HUGE_PAGE_SIZE	2097152U	/* 2 MiB */
+#define VSHM_PAGES_PER_HUGE	(VSHM_HUGE_PAGE_SIZE / VSHM_PAGE_SIZE)
+
+/* Physical addresses (guest or host) end at or below 2^52. */
+#define VSHM_PHYS_BITS		52
+#define VSHM_PHYS_LIMIT		0x10000000000000ULL	/* 2^52 */
+
+/* "No extent index" in vshm_error.detail and in a REFUSED's detail. */
+#define VSHM_NO_INDEX		0xffffffffU
+
+/* Message types (vshm_hdr.type). g->h: guest to host, h->g: host to guest. */
+enum vshm_msg_type {
+	VSHM_MSG_ALLOC		= 1,	/* g->h: struct vshm_alloc */
+	VSHM_MSG_ALLOC_OK	= 2,	/* h->g: header only */
+	VSHM_MSG_GPA_LIST	= 3,	/* g->h: struct vshm_gpa_list */
+	VSHM_MSG_HPA_LIST	= 4,	/* module->server: translated GPA_LIST */
+	VSHM_MSG_REFUSED	= 5,	/* module->server: refused GPA_LIST */
+	VSHM_MSG_MAPPED		= 6,	/* h->g: struct vshm_mapped */
+	VSHM_MSG_FREE		= 7,	/* g->h: header only */
+	VSHM_MSG_FREED		= 8,	/* h->g: header only */
+	VSHM_MSG_ERROR		= 9,	/* h->g: struct vshm_error */
+};
+
+#define VSHM_MSG_TYPE_MAX	VSHM_MSG_ERROR
+
+/* vshm_alloc.access */
+#define VSHM_ACCESS_READ	0x1U
+#define VSHM_ACCESS_WRITE	0x2U
+#define VSHM_ACCESS_MASK	(VSHM_ACCESS_READ | VSHM_ACCESS_WRITE)
+
+/* vshm_gpa_list.chunk_flags */
+#define VSHM_CHUNK_LAST		0x0001U
+#define VSHM_CHUNK_MASK		VSHM_CHUNK_LAST
+
+/* Status and error codes: 0 is success, every error is positive. */
+enum vshm_err {
+	VSHM_OK			= 0,
+	/* Found by the message validator (wire.c). */
+	VSHM_E_TRUNC		= 1,	/* buffer shorter than the header */
+	VSHM_E_MAGIC		= 2,	/* bad magic */
+	VSHM_E_VERSION		= 3,	/* unknown protocol version */
+	VSHM_E_TYPE		= 4,	/* unknown type or wrong direction */
+	VSHM_E_LEN		= 5,	/* a length or size does not add up */
+	VSHM_E_REGION		= 6,	/* region id 0 */
+	VSHM_E_RESERVED		= 7,	/* nonzero flag, pad or reserved field */
+	VSHM_E_COUNT		= 8,	/* a count is 0 or out of bounds */
+	VSHM_E_ALIGN		= 9,	/* address not 4 KiB aligned */
+	VSHM_E_RANGE		= 10,	/* beyond 2^52, or value out of range */
+	VSHM_E_ORDER		= 11,	/* LAST flag does not match the chunk */
+	VSHM_E_DUP		= 12,	/* extents of one list overlap */
+	VSHM_E_ALLOC		= 13,	/* bad ALLOC parameters */
+	/* Found by the host module or the host server. */
+	VSHM_E_NOTMAPPABLE	= 14,	/* GPA outside every usable memslot */
+	VSHM_E_RDONLY		= 15,	/* write access to a read-only memslot */
+	VSHM_E_QUOTA		= 16,	/* host page or region quota exceeded */
+	VSHM_E_EXISTS		= 17,	/* region id already live */
+	VSHM_E_NOREGION		= 18,	/* unknown region, or wrong state */
+	VSHM_E_FRAG		= 19,	/* message not received in one packet */
+	VSHM_E_NOPOLICY		= 20,	/* no translation policy loaded */
+	VSHM_E_PIN		= 21,	/* host could not pin a page */
+	VSHM_E_NOMEM		= 22,	/* host out of memory */
+	VSHM_E_BUSY		= 23,	/* host busy, retry later */
+	VSHM_E_DENIED		= 24,	/* refused by policy */
+	VSHM_E_INTERNAL		= 25,	/* host bug */
+};
+
+#define VSHM_E_MAX		VSHM_E_INTERNAL
+
+/* 16 bytes; starts every message. */
+struct vshm_hdr {
+	__le32	magic;		/* VSHM_MAGIC */
+	__u8	version;	/* VSHM_VERSION */
+	__u8	type;		/* enum vshm_msg_type */
+	__le16	flags;		/* none defined in version 1: must be 0 */
+	__le32	len;		/* whole message, header included */
+	__le32	region;		/* guest-chosen id, != 0 */
+};
+
+/* VSHM_MSG_ALLOC, 40 bytes. */
+struct vshm_alloc {
+	struct vshm_hdr hdr;
+	__le64	size;		/* bytes, a nonzero multiple of page_size */
+	__le32	page_size;	/* VSHM_PAGE_SIZE or VSHM_HUGE_PAGE_SIZE */
+	__le32	access;		/* VSHM_ACCESS_* bits, nonzero */
+	__le32	nr_pages;	/* size / VSHM_PAGE_SIZE */
+	__le32	pad;		/* 0 */
+};
+
+/* One run of physically contiguous 4 KiB pages, 16 bytes. */
+struct vshm_extent {
+	__le64	addr;		/* GPA (HPA after rewrite), 4 KiB aligned */
+	__le32	npages;		/* >= 1 */
+	__le32	pad;		/* 0 */
+};
+
+/*
+ * VSHM_MSG_GPA_LIST, VSHM_MSG_HPA_LIST and VSHM_MSG_REFUSED:
+ * 48 bytes followed by nr_ext extents.
+ */
+struct vshm_gpa_list {
+	struct vshm_hdr hdr;
+	__le64	grant;		/* 0 from the guest; HPA_LIST: grant id;
+				 * REFUSED: detail (extent index or
+				 * VSHM_NO_INDEX)
+				 */
+	__le32	status;		/* 0 from the guest; REFUSED: enum vshm_err */
+	__le32	first_page;	/* index of this chunk's first 4 KiB page */
+	__le32	nr_pages;	/* pages in this chunk: sum of ext[].npages */
+	__le32	total_pages;	/* pages in the region, same in every chunk */
+	__le16	nr_ext;		/* >= 1 */
+	__le16	chunk_flags;	/* VSHM_CHUNK_LAST on the final chunk */
+	__le32	pad;		/* 0 */
+	struct vshm_extent ext[];
+};
+
+/* VSHM_MSG_MAPPED, 32 bytes. */
+struct vshm_mapped {
+	struct vshm_hdr hdr;
+	__le64	grant;		/* the region's grant id, != 0 */
+	__le32	nr_pages;	/* pages mapped: the region's total */
+	__le32	pad;		/* 0 */
+};
+
+/* VSHM_MSG_ERROR, 32 bytes. */
+struct vshm_error {
+	struct vshm_hdr hdr;
+	__le32	code;		/* enum vshm_err, != 0 */
+	__le32	detail;		/* extent index or VSHM_NO_INDEX */
+	__u8	orig_type;	/* type of the offending message, 0 if none */
+	__u8	pad[7];		/* 0 */
+};
+
+#define VSHM_HDR_SIZE		16
+#define VSHM_ALLOC_SIZE		40
+#define VSHM_GPA_LIST_HDR_SIZE	48
+#define VSHM_EXTENT_SIZE	16
+#define VSHM_MAPPED_SIZE	32
+#define VSHM_ERROR_SIZE		32
+#define VSHM_GPA_LIST_SIZE(n)	(VSHM_GPA_LIST_HDR_SIZE + (n) * VSHM_EXTENT_SIZE)
+
+/* Extents in one GPA_LIST: (65536 - 16 - 32) / 16 = 4093. */
+#define VSHM_MAX_EXT_PER_MSG \
+	((VSHM_MAX_MSG - VSHM_GPA_LIST_HDR_SIZE) / VSHM_EXTENT_SIZE)
+
+/* Mapper ioctls: added by the host mapper. */
+
+#endif /* _UAPI_VSOCK_SHM_H */
