@@ -63,15 +63,7 @@ selftests: kernel
 	done
 
 userspace: deps
-	@if [ -f userspace/Makefile ]; then $(MAKE) -s -C userspace O=$(B) lib; fi
-	@mkdir -p $(B)/guest
-	@for f in userspace/examples/*.c; do \
-		o=$(B)/guest/$$(basename $$f .c); \
-		if [ ! -x $$o ] || [ $$f -nt $$o ]; then \
-			echo "  GUEST   $$(basename $$o)"; \
-			$(CC_USER) -static -O2 -g -Wall -Wextra -Werror -o $$o $$f || exit 1; \
-		fi; \
-	done
+	@$(MAKE) -s -C userspace O=$(B) all
 
 # Initramfs images of the lab: L1 (host VM) and L2 (guests, with the peer
 # suite and the guest programs).

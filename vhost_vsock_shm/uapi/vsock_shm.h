@@ -169,6 +169,46 @@ struct vshm_error {
 #define VSHM_MAX_EXT_PER_MSG \
 	((VSHM_MAX_MSG - VSHM_GPA_LIST_HDR_SIZE) / VSHM_EXTENT_SIZE)
 
-/* Mapper ioctls: added by the host mapper. */
+/*
+ * Host mapper: /dev/vsock-shm-mapper (module vsock_shm_mapper).
+ *
+ * A host server that received an HPA_LIST on a connected AF_VSOCK socket
+ * maps the region's pages into its address space:
+ *
+ *	struct vshm_map_req req = { .sock_fd = conn, .grant = grant };
+ *	ioctl(mapper_fd, VSHM_IOC_MAP_GRANT, &req);
+ *	p = mmap(NULL, req.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+ *		 mapper_fd, req.offset);
+ *
+ * The grant must be live, complete (every chunk received) and belong to the
+ * connection sock_fd is the host end of. The mapping is revoked (later
+ * accesses get SIGBUS) when the guest frees the region, the connection ends
+ * or the VM goes away; the pages are unpinned only after that.
+ */
+#define VSHM_MAPPER_IOC_MAGIC	0xB7
+
+struct vshm_map_req {
+	__s32	sock_fd;	/* in: connected AF_VSOCK socket */
+	__u32	flags;		/* in: 0 */
+	__u64	grant;		/* in: grant id (HPA_LIST / MAPPED) */
+	__u64	offset;		/* out: mmap offset on this mapper fd */
+	__u64	size;		/* out: bytes, nr_pages * VSHM_PAGE_SIZE */
+	__u32	nr_pages;	/* out: 4 KiB pages in the grant */
+	__u32	access;		/* out: VSHM_ACCESS_* the guest granted */
+	__u64	pin_ns;		/* out: time the module spent translating
+				 * and pinning the region's pages
+				 */
+	__u32	nr_runs;	/* out: runs of host-contiguous pages */
+	__u32	pad;		/* 0 */
+};
+
+struct vshm_unmap_req {
+	__u64	grant;		/* in: grant id mapped on this fd */
+};
+
+/* Authorize this fd to mmap a grant; returns where. */
+#define VSHM_IOC_MAP_GRANT	_IOWR(VSHM_MAPPER_IOC_MAGIC, 1, struct vshm_map_req)
+/* Drop this fd's authorization (munmap first: existing mappings stay). */
+#define VSHM_IOC_UNMAP_GRANT	_IOW(VSHM_MAPPER_IOC_MAGIC, 2, struct vshm_unmap_req)
 
 #endif /* _UAPI_VSOCK_SHM_H */
