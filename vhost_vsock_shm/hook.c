@@ -1,24 +1,207 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The guest-to-host packet hook of vhost_vsock_shm.
+ * The packet hooks of vhost_vsock_shm.
  *
  * The forked vhost_vsock_handle_tx_kick() calls vsock_shm_guest_pkt() for
  * every correctly addressed packet a guest sends, in the vhost worker with
  * the TX virtqueue mutex held, before the packet is handed to the vsock
  * core. The packet is always delivered afterwards: the hook may rewrite its
- * payload in place, never drop it.
+ * payload in place, never drop it. Per packet:
+ *
+ *   1. connection bookkeeping (message boundaries, end of connection);
+ *   2. the module parses and validates a vsock-shm message in the payload;
+ *   3. the vsock_shm_guest_pkt tracepoint runs the attached policies, which
+ *      translate and give a verdict through kfuncs (translate.c);
+ *   4. the module acts on the final verdict once: pin and rewrite into an
+ *      HPA_LIST, or rewrite into a REFUSED, or leave the packet alone.
+ *
+ * vsock_shm_host_pkt() sees every packet the host sends to the guest, in the
+ * same worker, and ends the connection's grants on RST and SHUTDOWN.
  */
-#include <linux/percpu.h>
 #include <linux/virtio_vsock.h>
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
+#include "grant.h"
+#include "hook.h"
+#include "pkt.h"
 #include "shm.h"
 #include "stats.h"
+
+static void pkt_ctx_init(struct vsock_shm_pkt *pkt, u32 cid,
+			 const struct virtio_vsock_hdr *hdr, u32 len)
+{
+	struct vsock_shm_pkt_ctx *ctx = &pkt->ctx;
+
+	memset(ctx, 0, sizeof(*ctx));
+	memset(&pkt->info, 0, sizeof(pkt->info));
+	pkt->msg = NULL;
+	ctx->cid = cid;
+	ctx->src_port = le32_to_cpu(hdr->src_port);
+	ctx->dst_port = le32_to_cpu(hdr->dst_port);
+	ctx->type = le16_to_cpu(hdr->type);
+	ctx->op = le16_to_cpu(hdr->op);
+	ctx->flags = le32_to_cpu(hdr->flags);
+	ctx->len = len;
+	ctx->xlat_status = VSOCK_SHM_XLAT_NONE;
+}
+
+/*
+ * Parses the payload of the first packet of a SOCK_SEQPACKET message.
+ * Fills ctx->msg_type (0 if this is not a vsock-shm message) and
+ * ctx->msg_status with the validation result.
+ */
+static void pkt_parse(struct vsock_shm_pkt *pkt, struct sk_buff *skb)
+{
+	struct vsock_shm_pkt_ctx *ctx = &pkt->ctx;
+	struct vshm_wire_info *info = &pkt->info;
+	u32 hdr_len;
+	int err;
+
+	if (skb->len < VSHM_HDR_SIZE ||
+	    get_unaligned_le32(skb->data) != VSHM_MAGIC)
+		return;
+	pkt->msg = skb->data;
+	ctx->msg_type = skb->data[5];
+	hdr_len = get_unaligned_le32(skb->data + 8);
+	ctx->whole = (ctx->flags & VIRTIO_VSOCK_SEQ_EOM) && hdr_len == skb->len;
+
+	if (!ctx->whole) {
+		ctx->msg_status = VSHM_E_FRAG;
+		return;
+	}
+	err = vshm_wire_check(skb->data, skb->len, info);
+	if (!err && ctx->msg_type == VSHM_MSG_GPA_LIST)
+		err = vshm_wire_check_dup(info->ext, info->nr_ext, pkt->scratch);
+	ctx->msg_status = err;
+	ctx->region = info->region;
+	ctx->nr_ext = info->nr_ext;
+	ctx->nr_pages = info->nr_pages;
+	ctx->first_page = info->first_page;
+	ctx->total_pages = info->total_pages;
+}
+
+static void pkt_refuse(struct vsock_shm_pkt *pkt, struct sk_buff *skb,
+		       struct vsock_shm_conn *c, u32 code, u32 detail)
+{
+	struct vsock_shm_dev *sd = pkt->sd;
+
+	if (code > VSHM_E_MAX)
+		code = VSHM_E_INTERNAL;
+	vshm_wire_mark_refused(skb->data, skb->len, code, detail);
+	vsock_shm_stat_refused(code);
+	pr_info_ratelimited("vhost_vsock_shm: cid %u port %u->%u region %u: refused: %s (extent %d)\n",
+			    sd->cid, pkt->ctx.src_port, pkt->ctx.dst_port,
+			    pkt->ctx.region, vshm_err_name(code),
+			    detail == VSHM_NO_INDEX ? -1 : (int)detail);
+	/* A refused chunk ends its region (but not another region's id). */
+	if (c && pkt->ctx.region && code != VSHM_E_EXISTS)
+		vsock_shm_grant_free(sd, c, pkt->ctx.region);
+}
+
+/* Acts on the verdict the policies left for a GPA_LIST. */
+static void pkt_apply(struct vsock_shm_pkt *pkt, struct sk_buff *skb,
+		      struct vsock_shm_conn *c)
+{
+	struct vsock_shm_pkt_ctx *ctx = &pkt->ctx;
+	u32 grant = 0, detail;
+	int err;
+
+	if (ctx->msg_status) {
+		pkt_refuse(pkt, skb, c, ctx->msg_status, pkt->info.bad_index);
+		return;
+	}
+	switch (ctx->verdict) {
+	case VSOCK_SHM_PASS:
+		/* No policy took it: the server answers VSHM_E_NOPOLICY. */
+		vsock_shm_stat_inc(VSOCK_SHM_STAT_LISTS_PASSED);
+		return;
+	case VSOCK_SHM_REFUSE:
+		pkt_refuse(pkt, skb, c, ctx->code, VSHM_NO_INDEX);
+		return;
+	}
+	/* VSOCK_SHM_TRANSLATE: the kfunc only allows it after a translation. */
+	if (ctx->xlat_status) {
+		pkt_refuse(pkt, skb, c, ctx->xlat_status, ctx->xlat_detail);
+		return;
+	}
+	if (!c) {
+		pkt_refuse(pkt, skb, c, VSHM_E_QUOTA, VSHM_NO_INDEX);
+		return;
+	}
+	err = vsock_shm_grant_chunk(pkt->sd, c, pkt, &grant, &detail);
+	if (err) {
+		pkt_refuse(pkt, skb, c, err, detail);
+		return;
+	}
+	vshm_wire_mark_hpa(skb->data, grant);
+	vsock_shm_stat_inc(VSOCK_SHM_STAT_LISTS_TRANSLATED);
+}
 
 void vsock_shm_guest_pkt(struct vsock_shm_dev *sd, u32 guest_cid,
 			 struct sk_buff *skb)
 {
+	struct virtio_vsock_hdr *hdr = virtio_vsock_hdr(skb);
+	struct vsock_shm_pkt *pkt = sd->pkt;
+	struct vsock_shm_conn *c = NULL;
+	struct vsock_shm_pkt_ctx *ctx;
+	bool first = true;
+
 	sd->pkts_seen++;
+	sd->cid = guest_cid;
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_PKTS_SEEN);
-	if (skb->len)
-		vsock_shm_stat_add(VSOCK_SHM_STAT_BYTES_SEEN, skb->len);
+	vsock_shm_stat_add(VSOCK_SHM_STAT_BYTES_SEEN, skb->len);
+	if (!pkt)
+		return;
+	pkt_ctx_init(pkt, guest_cid, hdr, skb->len);
+	ctx = &pkt->ctx;
+
+	if (ctx->op == VIRTIO_VSOCK_OP_RST || ctx->op == VIRTIO_VSOCK_OP_SHUTDOWN) {
+		vsock_shm_conn_close(sd, ctx->src_port, ctx->dst_port);
+	} else if (ctx->type == VIRTIO_VSOCK_TYPE_SEQPACKET &&
+		   ctx->op == VIRTIO_VSOCK_OP_RW) {
+		mutex_lock(&sd->lock);
+		c = vsock_shm_conn_find(sd, ctx->src_port, ctx->dst_port, true);
+		if (c) {
+			first = !c->mid_msg;
+			c->mid_msg = !(ctx->flags & VIRTIO_VSOCK_SEQ_EOM);
+		}
+		mutex_unlock(&sd->lock);
+		if (first)
+			pkt_parse(pkt, skb);
+	}
+
+	/* The guest may not send what only the host may write. */
+	if (ctx->msg_type == VSHM_MSG_HPA_LIST || ctx->msg_type == VSHM_MSG_REFUSED) {
+		pkt_refuse(pkt, skb, NULL, VSHM_E_TYPE, VSHM_NO_INDEX);
+		return;
+	}
+	if (ctx->msg_type)
+		vsock_shm_stat_inc(VSOCK_SHM_STAT_MSGS_SEEN);
+
+	trace_vsock_shm_guest_pkt(ctx);
+
+	switch (ctx->msg_type) {
+	case VSHM_MSG_GPA_LIST:
+		vsock_shm_stat_inc(VSOCK_SHM_STAT_LISTS_SEEN);
+		pkt_apply(pkt, skb, c);
+		break;
+	case VSHM_MSG_FREE:
+		/* Revoke before the server even reads the FREE. */
+		if (!ctx->msg_status && c &&
+		    !vsock_shm_grant_free(sd, c, ctx->region))
+			vsock_shm_stat_inc(VSOCK_SHM_STAT_FREES);
+		break;
+	}
+}
+
+void vsock_shm_host_pkt(struct vsock_shm_dev *sd, struct sk_buff *skb)
+{
+	struct virtio_vsock_hdr *hdr = virtio_vsock_hdr(skb);
+	u16 op = le16_to_cpu(hdr->op);
+
+	if (op == VIRTIO_VSOCK_OP_RST || op == VIRTIO_VSOCK_OP_SHUTDOWN)
+		vsock_shm_conn_close(sd, le32_to_cpu(hdr->dst_port),
+				     le32_to_cpu(hdr->src_port));
 }

@@ -1,22 +1,45 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Module and device lifetime of the sharing side of vhost_vsock_shm.
+ * Module and device lifetime of the sharing side of vhost_vsock_shm, and the
+ * binding of a vhost-vsock device to its VM.
  */
+#include <linux/fdtable.h>
 #include <linux/kernel.h>
+#include <linux/kvm_host.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/printk.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/vhost.h>
 
+#include "grant.h"
+#include "pkt.h"
 #include "shm.h"
 #include "stats.h"
+#include "translate.h"
+#include "vhost.h"
 
 int vsock_shm_init(void)
 {
+	int ret;
+
+	ret = vsock_shm_kfuncs_init();
+	if (ret) {
+		pr_err("vhost_vsock_shm: cannot register the kfuncs: %d\n", ret);
+		return ret;
+	}
+	ret = vsock_shm_grants_init();
+	if (ret)
+		return ret;
 	return vsock_shm_stats_init();
 }
 
 void vsock_shm_exit(void)
 {
 	vsock_shm_stats_exit();
+	vsock_shm_grants_exit();
 }
 
 /*
@@ -33,15 +56,82 @@ void vsock_shm_explain_register_error(int err)
 		       err);
 }
 
-void vsock_shm_dev_open(struct vsock_shm_dev *sd, struct vhost_dev *vdev)
+int vsock_shm_dev_open(struct vsock_shm_dev *sd, struct vhost_dev *vdev)
 {
+	memset(sd, 0, sizeof(*sd));
 	sd->vdev = vdev;
-	sd->pkts_seen = 0;
+	mutex_init(&sd->lock);
+	hash_init(sd->conns);
+	xa_init(&sd->pfns);
+	sd->pkt = kvzalloc(sizeof(*sd->pkt), GFP_KERNEL);
+	if (!sd->pkt)
+		return -ENOMEM;
+	sd->pkt->sd = sd;
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_DEVS_OPENED);
+	return 0;
 }
 
+/* Drops the VM binding; the device no longer runs. */
+static void dev_unbind(struct vsock_shm_dev *sd)
+{
+	vsock_shm_conn_close_all(sd);
+	if (sd->kvm) {
+		kvm_put_kvm(sd->kvm);
+		WRITE_ONCE(sd->kvm, NULL);
+	}
+	if (sd->mm) {
+		mmdrop(sd->mm);
+		sd->mm = NULL;
+	}
+}
+
+/* Called after the device stopped: no packet can be in flight. */
 void vsock_shm_dev_release(struct vsock_shm_dev *sd)
 {
+	dev_unbind(sd);
+	WARN_ON_ONCE(sd->nr_grants || sd->pinned_pages || !xa_empty(&sd->pfns));
+	xa_destroy(&sd->pfns);
+	kvfree(sd->pkt);
+	sd->pkt = NULL;
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_DEVS_RELEASED);
 	sd->vdev = NULL;
+}
+
+static int match_kvm(const void *p, struct file *file, unsigned int fd)
+{
+	struct kvm **kvm = (struct kvm **)p;
+
+	if (!file_is_kvm(file))
+		return 0;
+	*kvm = file->private_data;
+	kvm_get_kvm(*kvm);
+	return 1;
+}
+
+/*
+ * VHOST_SET_OWNER, in the VMM's context: the VM whose guest this device
+ * serves is the one the VMM holds a KVM VM fd of. A VMM without one (no
+ * KVM) gets no memslot translation. The VMM's memlock limit and capability
+ * bound what its guest may have pinned.
+ */
+static void dev_bind(struct vsock_shm_dev *sd)
+{
+	struct kvm *kvm = NULL;
+
+	iterate_fd(current->files, 0, match_kvm, &kvm);
+	WRITE_ONCE(sd->kvm, kvm);
+	sd->mm = sd->vdev->mm;
+	mmgrab(sd->mm);
+	sd->memlock_pages = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	sd->ipc_lock = capable(CAP_IPC_LOCK);
+	if (!kvm)
+		pr_info("vhost_vsock_shm: owner %d has no KVM VM: memslot translation is off for this device\n",
+			task_pid_nr(current));
+}
+
+/* Called under the vhost device mutex after a generic ioctl succeeded. */
+void vsock_shm_dev_ioctl(struct vsock_shm_dev *sd, unsigned int ioctl)
+{
+	if (ioctl == VHOST_SET_OWNER)
+		dev_bind(sd);
 }

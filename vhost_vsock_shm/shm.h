@@ -2,34 +2,61 @@
 /*
  * The interface between the forked vhost-vsock driver (generated at build
  * time from drivers/vhost/vsock.c by fork/vsock.c.patch) and the sharing
- * code of vhost_vsock_shm. The fork calls only the functions declared here.
+ * code of vhost_vsock_shm. The fork calls only the functions declared at
+ * the end of this file.
  */
 #ifndef _VHOST_VSOCK_SHM_SHM_H
 #define _VHOST_VSOCK_SHM_SHM_H
 
-#include <linux/types.h>
+#include <linux/hashtable.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/skbuff.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
 
 struct vhost_dev;
+struct kvm;
+struct mm_struct;
+struct vsock_shm_pkt;
 
 /*
  * Per vhost-vsock device sharing state, embedded in struct vhost_vsock.
- * Written at open and release only; the guest-to-host path reads it from
- * the vhost worker under the TX virtqueue mutex.
+ *
+ * Set at VHOST_SET_OWNER under the vhost device mutex, before the device can
+ * run, and cleared at release after it stopped: @kvm, @mm, @memlock_pages,
+ * @ipc_lock. Used by the vhost worker only: @pkt, @pkts_seen, @cid.
+ * Everything else is guarded by @lock.
  */
 struct vsock_shm_dev {
 	struct vhost_dev *vdev;
-	u64 pkts_seen;		/* guest-to-host packets seen by the hook */
+	struct kvm *kvm;		/* the VM of this device (ref held) */
+	struct mm_struct *mm;		/* the VMM's mm (mmgrab), for pins */
+	unsigned long memlock_pages;	/* the VMM's RLIMIT_MEMLOCK, pages */
+	bool ipc_lock;			/* the VMM had CAP_IPC_LOCK */
+	u32 cid;			/* guest CID, as last seen */
+
+	struct vsock_shm_pkt *pkt;	/* per-packet scratch */
+	u64 pkts_seen;
+
+	struct mutex lock;		/* guards the fields below */
+	DECLARE_HASHTABLE(conns, 6);	/* struct vsock_shm_conn */
+	u32 nr_conns;
+	u32 nr_grants;			/* live grants */
+	u64 pinned_pages;		/* pages pinned by live grants */
+	struct xarray pfns;		/* host pfn -> grant, pinned pages */
 };
 
 int vsock_shm_init(void);
 void vsock_shm_exit(void);
 void vsock_shm_explain_register_error(int err);
 
-void vsock_shm_dev_open(struct vsock_shm_dev *sd, struct vhost_dev *vdev);
+int vsock_shm_dev_open(struct vsock_shm_dev *sd, struct vhost_dev *vdev);
 void vsock_shm_dev_release(struct vsock_shm_dev *sd);
+void vsock_shm_dev_ioctl(struct vsock_shm_dev *sd, unsigned int ioctl);
 
 void vsock_shm_guest_pkt(struct vsock_shm_dev *sd, u32 guest_cid,
 			 struct sk_buff *skb);
+void vsock_shm_host_pkt(struct vsock_shm_dev *sd, struct sk_buff *skb);
 
 #endif /* _VHOST_VSOCK_SHM_SHM_H */

@@ -8,16 +8,32 @@
 
 #include <linux/percpu.h>
 
+#include "wire.h"
+
 enum vsock_shm_stat {
 	VSOCK_SHM_STAT_PKTS_SEEN,
 	VSOCK_SHM_STAT_BYTES_SEEN,
 	VSOCK_SHM_STAT_DEVS_OPENED,
 	VSOCK_SHM_STAT_DEVS_RELEASED,
+	VSOCK_SHM_STAT_MSGS_SEEN,
+	VSOCK_SHM_STAT_LISTS_SEEN,
+	VSOCK_SHM_STAT_LISTS_TRANSLATED,
+	VSOCK_SHM_STAT_LISTS_REFUSED,
+	VSOCK_SHM_STAT_LISTS_PASSED,
+	VSOCK_SHM_STAT_GRANTS_CREATED,
+	VSOCK_SHM_STAT_GRANTS_REVOKED,
+	VSOCK_SHM_STAT_PAGES_PINNED,
+	VSOCK_SHM_STAT_PAGES_UNPINNED,
+	VSOCK_SHM_STAT_FREES,
 	VSOCK_SHM_STAT_NR,
 };
 
+/* Refusals are also counted per enum vshm_err code. */
+#define VSOCK_SHM_NR_CODES	(VSHM_E_MAX + 1)
+
 struct vsock_shm_stats {
 	u64 v[VSOCK_SHM_STAT_NR];
+	u64 refused[VSOCK_SHM_NR_CODES];
 };
 
 DECLARE_PER_CPU(struct vsock_shm_stats, vsock_shm_stats);
@@ -30,6 +46,13 @@ static inline void vsock_shm_stat_add(enum vsock_shm_stat s, u64 n)
 static inline void vsock_shm_stat_inc(enum vsock_shm_stat s)
 {
 	vsock_shm_stat_add(s, 1);
+}
+
+static inline void vsock_shm_stat_refused(u32 code)
+{
+	vsock_shm_stat_inc(VSOCK_SHM_STAT_LISTS_REFUSED);
+	if (code < VSOCK_SHM_NR_CODES)
+		this_cpu_inc(vsock_shm_stats.refused[code]);
 }
 
 u64 vsock_shm_stat_sum(enum vsock_shm_stat s);

@@ -16,6 +16,8 @@ static_assert(sizeof(struct vshm_gpa_list) == VSHM_GPA_LIST_HDR_SIZE,
 	      "vshm_gpa_list");
 static_assert(sizeof(struct vshm_mapped) == VSHM_MAPPED_SIZE, "vshm_mapped");
 static_assert(sizeof(struct vshm_error) == VSHM_ERROR_SIZE, "vshm_error");
+static_assert(sizeof(struct vshm_chunk_ok) == VSHM_CHUNK_OK_SIZE,
+	      "vshm_chunk_ok");
 static_assert(VSHM_MAX_EXT_PER_MSG == 4093, "VSHM_MAX_EXT_PER_MSG");
 static_assert(VSHM_MAX_EXT_PER_MSG <= 0xffff, "nr_ext is 16 bits");
 
@@ -70,7 +72,8 @@ static bool type_from_host(u8 type)
 {
 	return type == VSHM_MSG_ALLOC_OK || type == VSHM_MSG_HPA_LIST ||
 	       type == VSHM_MSG_REFUSED || type == VSHM_MSG_MAPPED ||
-	       type == VSHM_MSG_FREED || type == VSHM_MSG_ERROR;
+	       type == VSHM_MSG_FREED || type == VSHM_MSG_ERROR ||
+	       type == VSHM_MSG_CHUNK_OK;
 }
 
 /*
@@ -265,6 +268,27 @@ static int check_error(const void *buf, size_t len, struct vshm_wire_info *out)
 	return VSHM_OK;
 }
 
+/*
+ * CHUNK_OK echoes a chunk's first_page and nr_pages: nr_pages is nonzero
+ * and the chunk ends within 32-bit page numbers.
+ */
+static int check_chunk_ok(const void *buf, size_t len,
+			  struct vshm_wire_info *out)
+{
+	if (len != sizeof(struct vshm_chunk_ok))
+		return VSHM_E_LEN;
+
+	out->first_page = GET32(buf, struct vshm_chunk_ok, first_page);
+	out->nr_pages = GET32(buf, struct vshm_chunk_ok, nr_pages);
+
+	if (GET64(buf, struct vshm_chunk_ok, pad))
+		return VSHM_E_RESERVED;
+	if (!out->nr_pages ||
+	    (u64)out->first_page + out->nr_pages > 0xffffffffULL)
+		return VSHM_E_COUNT;
+	return VSHM_OK;
+}
+
 /**
  * vshm_wire_check() - validate a guest-to-host message
  * @buf: the message, any alignment
@@ -307,8 +331,8 @@ int vshm_wire_check(const void *buf, size_t len, struct vshm_wire_info *out)
  * @len: bytes in @buf: the whole message as received
  * @out: what was found (may be NULL)
  *
- * Checks ALLOC_OK, HPA_LIST, REFUSED, MAPPED, FREED and ERROR; every other
- * type is VSHM_E_TYPE. Region 0 is accepted in ERROR and REFUSED only.
+ * Checks ALLOC_OK, HPA_LIST, REFUSED, MAPPED, FREED, ERROR and CHUNK_OK;
+ * every other type is VSHM_E_TYPE. Region 0 is accepted in ERROR and REFUSED only.
  *
  * Return: VSHM_OK, or the positive enum vshm_err of the first failed rule.
  */
@@ -338,6 +362,8 @@ int vshm_wire_check_host(const void *buf, size_t len,
 		return check_mapped(buf, len, out);
 	case VSHM_MSG_ERROR:
 		return check_error(buf, len, out);
+	case VSHM_MSG_CHUNK_OK:
+		return check_chunk_ok(buf, len, out);
 	default: /* VSHM_MSG_ALLOC_OK, VSHM_MSG_FREED */
 		return len == sizeof(struct vshm_hdr) ? VSHM_OK : VSHM_E_LEN;
 	}

@@ -100,9 +100,10 @@ static inline void put_unaligned_le64(u64 val, void *p)
  * @size: ALLOC: size in bytes
  * @page_size: ALLOC: page size
  * @access: ALLOC: VSHM_ACCESS_* bits
- * @nr_pages: ALLOC, GPA/HPA_LIST, REFUSED, MAPPED: number of 4 KiB pages
+ * @nr_pages: ALLOC, GPA/HPA_LIST, REFUSED, MAPPED, CHUNK_OK: number of 4 KiB
+ *	pages
  * @nr_ext: GPA/HPA_LIST, REFUSED: number of extents
- * @first_page: GPA/HPA_LIST, REFUSED: first page of the chunk
+ * @first_page: GPA/HPA_LIST, REFUSED, CHUNK_OK: first page of the chunk
  * @total_pages: GPA/HPA_LIST, REFUSED: pages in the region
  * @last: GPA/HPA_LIST, REFUSED: VSHM_CHUNK_LAST is set
  * @ext: GPA/HPA_LIST: first extent, inside the buffer (maybe unaligned:
@@ -143,7 +144,7 @@ int vshm_wire_check(const void *buf, size_t len, struct vshm_wire_info *out);
 
 /*
  * Checks a message produced on the host side (ALLOC_OK, HPA_LIST, REFUSED,
- * MAPPED, FREED, ERROR).
+ * MAPPED, FREED, ERROR, CHUNK_OK).
  */
 int vshm_wire_check_host(const void *buf, size_t len,
 			 struct vshm_wire_info *out);

@@ -46,9 +46,10 @@ enum vshm_msg_type {
 	VSHM_MSG_FREE		= 7,	/* g->h: header only */
 	VSHM_MSG_FREED		= 8,	/* h->g: header only */
 	VSHM_MSG_ERROR		= 9,	/* h->g: struct vshm_error */
+	VSHM_MSG_CHUNK_OK	= 10,	/* h->g: struct vshm_chunk_ok */
 };
 
-#define VSHM_MSG_TYPE_MAX	VSHM_MSG_ERROR
+#define VSHM_MSG_TYPE_MAX	VSHM_MSG_CHUNK_OK
 
 /* vshm_alloc.access */
 #define VSHM_ACCESS_READ	0x1U
@@ -157,12 +158,25 @@ struct vshm_error {
 	__u8	pad[7];		/* 0 */
 };
 
+/*
+ * VSHM_MSG_CHUNK_OK, 32 bytes: the host took a GPA_LIST chunk that is not
+ * the region's last one. The guest sends one chunk at a time and waits for
+ * CHUNK_OK (or MAPPED after the last chunk, or ERROR) before the next.
+ */
+struct vshm_chunk_ok {
+	struct vshm_hdr hdr;
+	__le32	first_page;	/* the chunk's first_page, as received */
+	__le32	nr_pages;	/* the chunk's nr_pages, != 0 */
+	__le64	pad;		/* 0 */
+};
+
 #define VSHM_HDR_SIZE		16
 #define VSHM_ALLOC_SIZE		40
 #define VSHM_GPA_LIST_HDR_SIZE	48
 #define VSHM_EXTENT_SIZE	16
 #define VSHM_MAPPED_SIZE	32
 #define VSHM_ERROR_SIZE		32
+#define VSHM_CHUNK_OK_SIZE	32
 #define VSHM_GPA_LIST_SIZE(n)	(VSHM_GPA_LIST_HDR_SIZE + (n) * VSHM_EXTENT_SIZE)
 
 /* Extents in one GPA_LIST: (65536 - 16 - 32) / 16 = 4093. */

@@ -1,0 +1,618 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Grants: pinning, mapping and revocation of the host pages of a region.
+ *
+ * Locking, outermost first:
+ *   vsock_shm_dev.lock	connections, the device's grant lists and counters
+ *   mmap_lock		of the VMM (pinning) or of a server (mapping, zap)
+ *   vsock_shm_grant.lock	a grant's state and its list of mms
+ * The mapper's ->mmap and vm_ops run with the server's mmap_lock held and
+ * take only the grant lock. Revocation takes a server's mmap_lock with no
+ * other lock held: once it has it, every mmap of the grant that passed the
+ * state check has finished and its VMA can be found and zapped.
+ */
+#include <linux/hashtable.h>
+#include <linux/ktime.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/net.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+#include <net/af_vsock.h>
+
+#include "grant.h"
+#include "pkt.h"
+#include "stats.h"
+
+static unsigned int max_pages_per_vm = 1U << 19;	/* 2 GiB */
+module_param(max_pages_per_vm, uint, 0644);
+MODULE_PARM_DESC(max_pages_per_vm, "4 KiB pages one VM may have pinned in grants");
+
+static unsigned int max_grants_per_vm = 256;
+module_param(max_grants_per_vm, uint, 0644);
+MODULE_PARM_DESC(max_grants_per_vm, "live grants one VM may have");
+
+static unsigned int max_conns_per_vm = 256;
+module_param(max_conns_per_vm, uint, 0644);
+MODULE_PARM_DESC(max_conns_per_vm, "tracked SOCK_SEQPACKET connections per VM");
+
+/* Grant id -> grant, for the mapper. Holds one reference per entry. */
+static DEFINE_XARRAY_ALLOC1(vsock_shm_grant_ids);
+static u32 vsock_shm_grant_next_id;
+
+static const struct vm_operations_struct vsock_shm_grant_vm_ops;
+
+static u32 conn_key(u32 guest_port, u32 host_port)
+{
+	return guest_port ^ (host_port * 0x9e3779b1U);
+}
+
+/* Called with sd->lock held. */
+struct vsock_shm_conn *vsock_shm_conn_find(struct vsock_shm_dev *sd,
+					   u32 guest_port, u32 host_port,
+					   bool create)
+{
+	struct vsock_shm_conn *c;
+
+	lockdep_assert_held(&sd->lock);
+	hash_for_each_possible(sd->conns, c, node, conn_key(guest_port, host_port))
+		if (c->guest_port == guest_port && c->host_port == host_port)
+			return c;
+	if (!create || sd->nr_conns >= max_conns_per_vm)
+		return NULL;
+	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	if (!c)
+		return NULL;
+	c->guest_port = guest_port;
+	c->host_port = host_port;
+	INIT_LIST_HEAD(&c->grants);
+	hash_add(sd->conns, &c->node, conn_key(guest_port, host_port));
+	sd->nr_conns++;
+	return c;
+}
+
+static void grant_release(struct kref *ref)
+{
+	struct vsock_shm_grant *g = container_of(ref, struct vsock_shm_grant, ref);
+
+	WARN_ON_ONCE(g->state != VSOCK_SHM_GRANT_REVOKED || !list_empty(&g->mms));
+	mmdrop(g->vmm_mm);
+	kvfree(g->pages);
+	kfree(g);
+}
+
+void vsock_shm_grant_put(struct vsock_shm_grant *g)
+{
+	kref_put(&g->ref, grant_release);
+}
+EXPORT_SYMBOL_GPL(vsock_shm_grant_put);
+
+/* Zaps every PTE of @g in @mm. Takes @mm's mmap_lock: hold no other lock. */
+static void grant_zap_mm(struct vsock_shm_grant *g, struct mm_struct *mm)
+{
+	struct vm_area_struct *vma;
+
+	/* An exiting mm loses its page tables on its own. */
+	if (!mmget_not_zero(mm))
+		return;
+	mmap_read_lock(mm);
+	{
+		VMA_ITERATOR(vmi, mm, 0);
+
+		for_each_vma(vmi, vma)
+			if (vma->vm_ops == &vsock_shm_grant_vm_ops &&
+			    vma->vm_private_data == g)
+				zap_vma_ptes(vma, vma->vm_start,
+					     vma->vm_end - vma->vm_start);
+	}
+	mmap_read_unlock(mm);
+	mmput(mm);
+}
+
+static void grant_zap_all(struct vsock_shm_grant *g)
+{
+	struct vsock_shm_grant_mm *gm;
+	struct mm_struct *mm;
+
+	for (;;) {
+		mm = NULL;
+		mutex_lock(&g->lock);
+		list_for_each_entry(gm, &g->mms, node) {
+			if (!gm->zapped) {
+				gm->zapped = true;
+				mm = gm->mm;
+				mmgrab(mm);
+				break;
+			}
+		}
+		mutex_unlock(&g->lock);
+		if (!mm)
+			break;
+		grant_zap_mm(g, mm);
+		mmdrop(mm);
+	}
+}
+
+static void grant_unpin(struct vsock_shm_dev *sd, struct vsock_shm_grant *g)
+{
+	u32 i;
+
+	mutex_lock(&sd->lock);
+	for (i = 0; i < g->filled; i++)
+		xa_erase(&sd->pfns, page_to_pfn(g->pages[i]));
+	sd->pinned_pages -= g->filled;
+	sd->nr_grants--;
+	mutex_unlock(&sd->lock);
+
+	unpin_user_pages_dirty_lock(g->pages, g->filled, true);
+	atomic64_sub(g->filled, &g->vmm_mm->pinned_vm);
+	vsock_shm_stat_add(VSOCK_SHM_STAT_PAGES_UNPINNED, g->filled);
+	g->filled = 0;
+}
+
+/*
+ * Revokes a grant already unlinked from its connection: no new mapping can
+ * start, every existing one is zapped, then the pages are unpinned and the
+ * grant id is retired. Drops the connection's reference.
+ */
+static void grant_revoke(struct vsock_shm_dev *sd, struct vsock_shm_grant *g)
+{
+	struct vsock_shm_grant *old;
+
+	mutex_lock(&g->lock);
+	g->state = VSOCK_SHM_GRANT_REVOKED;
+	mutex_unlock(&g->lock);
+
+	old = xa_erase(&vsock_shm_grant_ids, g->id);
+	grant_zap_all(g);
+	grant_unpin(sd, g);
+	vsock_shm_stat_inc(VSOCK_SHM_STAT_GRANTS_REVOKED);
+	if (old)
+		vsock_shm_grant_put(old);
+	vsock_shm_grant_put(g);
+}
+
+static void revoke_list(struct vsock_shm_dev *sd, struct list_head *list)
+{
+	struct vsock_shm_grant *g, *tmp;
+
+	list_for_each_entry_safe(g, tmp, list, conn_node) {
+		list_del_init(&g->conn_node);
+		grant_revoke(sd, g);
+	}
+}
+
+void vsock_shm_conn_close(struct vsock_shm_dev *sd, u32 guest_port,
+			  u32 host_port)
+{
+	struct vsock_shm_conn *c;
+	LIST_HEAD(dead);
+
+	mutex_lock(&sd->lock);
+	c = vsock_shm_conn_find(sd, guest_port, host_port, false);
+	if (c) {
+		list_splice_init(&c->grants, &dead);
+		hash_del(&c->node);
+		sd->nr_conns--;
+	}
+	mutex_unlock(&sd->lock);
+	if (!c)
+		return;
+	revoke_list(sd, &dead);
+	kfree(c);
+}
+
+void vsock_shm_conn_close_all(struct vsock_shm_dev *sd)
+{
+	struct vsock_shm_conn *c;
+	struct hlist_node *tmp;
+	LIST_HEAD(dead);
+	int bkt;
+
+	mutex_lock(&sd->lock);
+	hash_for_each_safe(sd->conns, bkt, tmp, c, node) {
+		list_splice_init(&c->grants, &dead);
+		hash_del(&c->node);
+		kfree(c);
+	}
+	sd->nr_conns = 0;
+	mutex_unlock(&sd->lock);
+	revoke_list(sd, &dead);
+}
+
+/* Called with sd->lock held. */
+static struct vsock_shm_grant *conn_grant(struct vsock_shm_conn *c, u32 region)
+{
+	struct vsock_shm_grant *g;
+
+	list_for_each_entry(g, &c->grants, conn_node)
+		if (g->region == region)
+			return g;
+	return NULL;
+}
+
+int vsock_shm_grant_free(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
+			 u32 region)
+{
+	struct vsock_shm_grant *g;
+
+	mutex_lock(&sd->lock);
+	g = conn_grant(c, region);
+	if (g)
+		list_del_init(&g->conn_node);
+	mutex_unlock(&sd->lock);
+	if (!g)
+		return -ENOENT;
+	grant_revoke(sd, g);
+	return 0;
+}
+
+/* Called with sd->lock held. Returns a new grant or NULL with *err set. */
+static struct vsock_shm_grant *grant_create(struct vsock_shm_dev *sd,
+					    struct vsock_shm_conn *c,
+					    const struct vsock_shm_pkt *pkt,
+					    int *err)
+{
+	u32 total = pkt->info.total_pages;
+	struct vsock_shm_grant *g;
+	int ret;
+
+	if (sd->nr_grants >= max_grants_per_vm ||
+	    total > VSOCK_SHM_GRANT_MAX_PAGES ||
+	    sd->pinned_pages + total > max_pages_per_vm ||
+	    (!sd->ipc_lock &&
+	     atomic64_read(&sd->mm->pinned_vm) + total > sd->memlock_pages)) {
+		*err = VSHM_E_QUOTA;
+		return NULL;
+	}
+	*err = VSHM_E_NOMEM;
+	g = kzalloc(sizeof(*g), GFP_KERNEL);
+	if (!g)
+		return NULL;
+	g->pages = kvcalloc(total, sizeof(*g->pages), GFP_KERNEL);
+	if (!g->pages)
+		goto out_free;
+	kref_init(&g->ref);
+	mutex_init(&g->lock);
+	INIT_LIST_HEAD(&g->mms);
+	g->cid = sd->cid;
+	g->guest_port = c->guest_port;
+	g->host_port = c->host_port;
+	g->region = pkt->info.region;
+	g->access = VSHM_ACCESS_READ | VSHM_ACCESS_WRITE;
+	g->nr_pages = total;
+	g->state = VSOCK_SHM_GRANT_FILLING;
+	g->vmm_mm = sd->mm;
+	mmgrab(g->vmm_mm);
+
+	ret = xa_alloc_cyclic(&vsock_shm_grant_ids, &g->id, g,
+			      XA_LIMIT(1, VSOCK_SHM_GRANT_ID_MAX),
+			      &vsock_shm_grant_next_id, GFP_KERNEL);
+	if (ret < 0)
+		goto out_drop;
+	kref_get(&g->ref);	/* the id's reference */
+	list_add_tail(&g->conn_node, &c->grants);
+	sd->nr_grants++;
+	vsock_shm_stat_inc(VSOCK_SHM_STAT_GRANTS_CREATED);
+	*err = 0;
+	return g;
+
+out_drop:
+	mmdrop(g->vmm_mm);
+	kvfree(g->pages);
+out_free:
+	kfree(g);
+	return NULL;
+}
+
+/* Pins n pages of the VMM at hva into pages[]. Returns 0 or -errno. */
+static int pin_extent(struct mm_struct *mm, u64 hva, u32 n,
+		      struct page **pages)
+{
+	u32 done = 0;
+	long got = 0;
+
+	mmap_read_lock(mm);
+	while (done < n) {
+		got = pin_user_pages_remote(mm, hva + ((u64)done << PAGE_SHIFT),
+					    n - done, FOLL_WRITE | FOLL_LONGTERM,
+					    pages + done, NULL, NULL);
+		if (got <= 0)
+			break;
+		done += got;
+	}
+	mmap_read_unlock(mm);
+	if (done == n)
+		return 0;
+	unpin_user_pages(pages, done);
+	return got < 0 ? (int)got : -EFAULT;
+}
+
+static u32 count_runs(struct page **pages, u32 n)
+{
+	u32 i, runs = n ? 1 : 0;
+
+	for (i = 1; i < n; i++)
+		if (page_to_pfn(pages[i]) != page_to_pfn(pages[i - 1]) + 1)
+			runs++;
+	return runs;
+}
+
+/*
+ * Pins the pages of one translated chunk into its region's grant, records
+ * them as granted to this VM (a page in two live grants is refused) and
+ * rewrites each extent's address to the host-physical address of its first
+ * page. Returns 0 with *grant_id set, or an enum vshm_err with *detail set.
+ * On error the whole region's grant is revoked: the guest must start over.
+ */
+int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
+			  struct vsock_shm_pkt *pkt, u32 *grant_id, u32 *detail)
+{
+	const struct vshm_wire_info *info = &pkt->info;
+	struct vsock_shm_grant *g;
+	u64 t0 = ktime_get_ns();
+	u32 i, pos;
+	int err = 0, ret;
+
+	*detail = VSHM_NO_INDEX;
+	mutex_lock(&sd->lock);
+	g = conn_grant(c, info->region);
+	if (info->first_page == 0) {
+		if (g)
+			err = VSHM_E_EXISTS;
+		else
+			g = grant_create(sd, c, pkt, &err);
+	} else if (!g) {
+		err = VSHM_E_NOREGION;
+	} else if (g->state != VSOCK_SHM_GRANT_FILLING ||
+		   g->filled != info->first_page ||
+		   g->nr_pages != info->total_pages) {
+		err = VSHM_E_ORDER;
+	}
+	if (err) {
+		/* Leave a live region of the same id alone. */
+		mutex_unlock(&sd->lock);
+		return err;
+	}
+	mutex_unlock(&sd->lock);
+
+	/* Only the vhost worker fills a grant: no lock needed for pages[]. */
+	pos = g->filled;
+	for (i = 0; i < info->nr_ext; i++) {
+		u64 gpa;
+		u32 n, k;
+
+		vshm_wire_ext_get(info->ext, i, &gpa, &n);
+		ret = pin_extent(sd->mm, pkt->hva[i], n, g->pages + pos);
+		if (ret) {
+			err = VSHM_E_PIN;
+			*detail = i;
+			goto out_revoke;
+		}
+		atomic64_add(n, &sd->mm->pinned_vm);
+		vsock_shm_stat_add(VSOCK_SHM_STAT_PAGES_PINNED, n);
+		mutex_lock(&sd->lock);
+		sd->pinned_pages += n;
+		for (k = 0; k < n; k++) {
+			ret = xa_insert(&sd->pfns, page_to_pfn(g->pages[pos + k]),
+					g, GFP_KERNEL);
+			if (ret) {
+				/* Unpin this extent's pages not yet recorded. */
+				mutex_unlock(&sd->lock);
+				unpin_user_pages(g->pages + pos + k, n - k);
+				atomic64_sub(n - k, &sd->mm->pinned_vm);
+				vsock_shm_stat_add(VSOCK_SHM_STAT_PAGES_UNPINNED,
+						   n - k);
+				mutex_lock(&sd->lock);
+				sd->pinned_pages -= n - k;
+				mutex_unlock(&sd->lock);
+				g->filled = pos + k;
+				err = ret == -EBUSY ? VSHM_E_DUP : VSHM_E_NOMEM;
+				*detail = i;
+				goto out_revoke;
+			}
+		}
+		mutex_unlock(&sd->lock);
+		vshm_wire_ext_set_addr((void *)info->ext, i,
+				       page_to_phys(g->pages[pos]));
+		pos += n;
+		g->filled = pos;
+	}
+
+	mutex_lock(&g->lock);
+	g->pin_ns += ktime_get_ns() - t0;
+	if (info->last) {
+		g->nr_runs = count_runs(g->pages, g->nr_pages);
+		g->state = VSOCK_SHM_GRANT_COMPLETE;
+	}
+	mutex_unlock(&g->lock);
+	*grant_id = g->id;
+	return 0;
+
+out_revoke:
+	mutex_lock(&sd->lock);
+	list_del_init(&g->conn_node);
+	mutex_unlock(&sd->lock);
+	grant_revoke(sd, g);
+	return err;
+}
+
+/*
+ * The mapper's lookup: a reference on complete grant @id, if @sock is the
+ * host end of the grant's connection on this module's transport.
+ */
+struct vsock_shm_grant *vsock_shm_grant_get_for_sock(u32 id,
+						     struct socket *sock)
+{
+	struct vsock_shm_grant *g;
+	struct vsock_sock *vsk;
+	struct sock *sk = sock->sk;
+	bool ok;
+
+	if (!sk || sk->sk_family != AF_VSOCK)
+		return ERR_PTR(-ENOTSOCK);
+	xa_lock(&vsock_shm_grant_ids);
+	g = xa_load(&vsock_shm_grant_ids, id);
+	if (g && !kref_get_unless_zero(&g->ref))
+		g = NULL;
+	xa_unlock(&vsock_shm_grant_ids);
+	if (!g)
+		return ERR_PTR(-ENOENT);
+
+	lock_sock(sk);
+	vsk = vsock_sk(sk);
+	ok = sk->sk_state == TCP_ESTABLISHED && vsk->transport &&
+	     vsk->transport->module == THIS_MODULE &&
+	     vsk->remote_addr.svm_cid == g->cid &&
+	     vsk->remote_addr.svm_port == g->guest_port &&
+	     vsk->local_addr.svm_port == g->host_port;
+	release_sock(sk);
+	if (!ok) {
+		vsock_shm_grant_put(g);
+		return ERR_PTR(-EACCES);
+	}
+	mutex_lock(&g->lock);
+	ok = g->state == VSOCK_SHM_GRANT_COMPLETE;
+	mutex_unlock(&g->lock);
+	if (!ok) {
+		vsock_shm_grant_put(g);
+		return ERR_PTR(-EAGAIN);
+	}
+	return g;
+}
+EXPORT_SYMBOL_GPL(vsock_shm_grant_get_for_sock);
+
+/* Called with g->lock held. */
+static struct vsock_shm_grant_mm *grant_mm(struct vsock_shm_grant *g,
+					   struct mm_struct *mm)
+{
+	struct vsock_shm_grant_mm *gm;
+
+	list_for_each_entry(gm, &g->mms, node)
+		if (gm->mm == mm)
+			return gm;
+	return NULL;
+}
+
+static void grant_vm_open(struct vm_area_struct *vma)
+{
+	struct vsock_shm_grant *g = vma->vm_private_data;
+	struct vsock_shm_grant_mm *gm;
+
+	kref_get(&g->ref);
+	mutex_lock(&g->lock);
+	gm = grant_mm(g, vma->vm_mm);
+	if (!WARN_ON_ONCE(!gm))
+		gm->nr_vmas++;
+	mutex_unlock(&g->lock);
+}
+
+static void grant_vm_close(struct vm_area_struct *vma)
+{
+	struct vsock_shm_grant *g = vma->vm_private_data;
+	struct vsock_shm_grant_mm *gm;
+
+	mutex_lock(&g->lock);
+	gm = grant_mm(g, vma->vm_mm);
+	if (gm && --gm->nr_vmas == 0) {
+		list_del(&gm->node);
+		mmdrop(gm->mm);
+		kfree(gm);
+	}
+	mutex_unlock(&g->lock);
+	vsock_shm_grant_put(g);
+}
+
+/* No ->fault: an access after revocation gets SIGBUS. */
+static const struct vm_operations_struct vsock_shm_grant_vm_ops = {
+	.open = grant_vm_open,
+	.close = grant_vm_close,
+};
+
+/*
+ * Maps pages [first_page, first_page + vma size) of a complete grant into
+ * @vma with one remap_pfn_range() per run of host-contiguous pages. Called
+ * from the mapper's ->mmap, with the caller's mmap_lock held for writing.
+ */
+int vsock_shm_grant_mmap(struct vsock_shm_grant *g, struct vm_area_struct *vma,
+			 unsigned long first_page)
+{
+	unsigned long n = vma_pages(vma), addr = vma->vm_start, i, run;
+	struct vsock_shm_grant_mm *gm;
+	int ret = 0;
+
+	if (first_page > g->nr_pages || n > g->nr_pages - first_page)
+		return -EINVAL;
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+
+	mutex_lock(&g->lock);
+	if (g->state != VSOCK_SHM_GRANT_COMPLETE) {
+		ret = -ENODEV;
+		goto out_unlock;
+	}
+	gm = grant_mm(g, vma->vm_mm);
+	if (!gm) {
+		gm = kzalloc(sizeof(*gm), GFP_KERNEL);
+		if (!gm) {
+			ret = -ENOMEM;
+			goto out_unlock;
+		}
+		gm->mm = vma->vm_mm;
+		mmgrab(gm->mm);
+		list_add(&gm->node, &g->mms);
+	}
+	gm->nr_vmas++;
+	kref_get(&g->ref);
+	mutex_unlock(&g->lock);
+
+	vma->vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
+	vma->vm_private_data = g;
+	vma->vm_ops = &vsock_shm_grant_vm_ops;
+
+	/*
+	 * Revocation cannot unpin before it has our mmap_lock, that is before
+	 * this VMA is in place: the pages stay pinned while we remap them.
+	 */
+	for (i = 0; i < n; i += run) {
+		unsigned long pfn = page_to_pfn(g->pages[first_page + i]);
+
+		for (run = 1; i + run < n; run++)
+			if (page_to_pfn(g->pages[first_page + i + run]) != pfn + run)
+				break;
+		ret = remap_pfn_range(vma, addr + (i << PAGE_SHIFT), pfn,
+				      run << PAGE_SHIFT, vma->vm_page_prot);
+		if (ret)
+			break;
+	}
+	if (ret) {
+		/* mmap_region() unmaps without ->close: undo our part. */
+		vma->vm_ops = NULL;
+		vma->vm_private_data = NULL;
+		mutex_lock(&g->lock);
+		if (--gm->nr_vmas == 0) {
+			list_del(&gm->node);
+			mmdrop(gm->mm);
+			kfree(gm);
+		}
+		mutex_unlock(&g->lock);
+		vsock_shm_grant_put(g);
+	}
+	return ret;
+
+out_unlock:
+	mutex_unlock(&g->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(vsock_shm_grant_mmap);
+
+int vsock_shm_grants_init(void)
+{
+	return 0;
+}
+
+void vsock_shm_grants_exit(void)
+{
+	WARN_ON(!xa_empty(&vsock_shm_grant_ids));
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Grants: the host pages of one shared region, pinned for one connection.
+ *
+ * A grant is created by the first GPA_LIST chunk of a region, filled chunk
+ * by chunk in the vhost worker, complete after the last one, and revoked
+ * when the guest frees the region, the connection ends or the device goes
+ * away. Revocation zaps every mapping of the grant before the pages are
+ * unpinned; later accesses to the mapping get SIGBUS.
+ */
+#ifndef _VHOST_VSOCK_SHM_GRANT_H
+#define _VHOST_VSOCK_SHM_GRANT_H
+
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mm_types.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+
+struct socket;
+struct vsock_shm_dev;
+struct vsock_shm_pkt;
+
+/* Grant ids are 1..2^31-1; each owns 2 GiB of mapper file offsets. */
+#define VSOCK_SHM_GRANT_ID_MAX		0x7fffffffU
+#define VSOCK_SHM_GRANT_MAP_SHIFT	31
+#define VSOCK_SHM_GRANT_MAX_PAGES	(1U << (VSOCK_SHM_GRANT_MAP_SHIFT - PAGE_SHIFT))
+
+enum vsock_shm_grant_state {
+	VSOCK_SHM_GRANT_FILLING,	/* chunks still expected */
+	VSOCK_SHM_GRANT_COMPLETE,	/* mappable */
+	VSOCK_SHM_GRANT_REVOKED,	/* unmapped, unpinned */
+};
+
+/* One vsock connection of a device that carries vsock-shm messages. */
+struct vsock_shm_conn {
+	struct hlist_node node;		/* in vsock_shm_dev.conns */
+	u32 guest_port;
+	u32 host_port;
+	bool mid_msg;			/* last packet had no EOM */
+	struct list_head grants;	/* vsock_shm_grant.conn_node */
+};
+
+/* An mm that maps a grant, and how many of its VMAs do. */
+struct vsock_shm_grant_mm {
+	struct list_head node;
+	struct mm_struct *mm;		/* mmgrab()ed */
+	unsigned int nr_vmas;
+	bool zapped;			/* visited by the current revocation */
+};
+
+struct vsock_shm_grant {
+	struct kref ref;
+	u32 id;
+	u32 cid;			/* immutable after creation: */
+	u32 guest_port;
+	u32 host_port;
+	u32 region;
+	u32 access;			/* VSHM_ACCESS_* */
+	u32 nr_pages;
+	struct page **pages;		/* nr_pages entries, @filled pinned */
+	struct mm_struct *vmm_mm;	/* charged for the pins (mmgrab) */
+
+	/* Under vsock_shm_dev.lock: */
+	struct list_head conn_node;
+
+	/* Under @lock: */
+	struct mutex lock;
+	enum vsock_shm_grant_state state;
+	u32 filled;			/* pages pinned so far */
+	u32 nr_runs;			/* host-contiguous runs, when complete */
+	u64 pin_ns;
+	struct list_head mms;		/* struct vsock_shm_grant_mm */
+};
+
+struct vsock_shm_conn *vsock_shm_conn_find(struct vsock_shm_dev *sd,
+					   u32 guest_port, u32 host_port,
+					   bool create);
+void vsock_shm_conn_close(struct vsock_shm_dev *sd, u32 guest_port,
+			  u32 host_port);
+void vsock_shm_conn_close_all(struct vsock_shm_dev *sd);
+
+int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
+			  struct vsock_shm_pkt *pkt, u32 *grant_id, u32 *detail);
+int vsock_shm_grant_free(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
+			 u32 region);
+
+/* For the mapper module. */
+struct vsock_shm_grant *vsock_shm_grant_get_for_sock(u32 id,
+						     struct socket *sock);
+void vsock_shm_grant_put(struct vsock_shm_grant *g);
+int vsock_shm_grant_mmap(struct vsock_shm_grant *g, struct vm_area_struct *vma,
+			 unsigned long first_page);
+
+int vsock_shm_grants_init(void);
+void vsock_shm_grants_exit(void);
+
+#endif /* _VHOST_VSOCK_SHM_GRANT_H */

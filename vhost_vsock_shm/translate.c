@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Translation kfuncs: what a policy program calls to translate the GPAs of
+ * a GPA_LIST and to give its verdict.
+ *
+ * A program runs inside the tracepoint, with preemption or migration off:
+ * nothing here sleeps. Translation checks every extent against the VM's
+ * KVM memslots (read under kvm->srcu) and records the VMM address of each
+ * extent; the module pins those pages after the program returned, in the
+ * vhost worker, and only if the final verdict is VSOCK_SHM_TRANSLATE.
+ */
+#include <linux/bpf.h>
+#include <linux/btf.h>
+#include <linux/btf_ids.h>
+#include <linux/kvm_host.h>
+#include <linux/srcu.h>
+
+#include "hook.h"
+#include "pkt.h"
+#include "translate.h"
+
+/*
+ * Checks that extent [gfn, gfn + n) lies in one user memslot the guest may
+ * write, and returns the VMM virtual address of its first page in *hva.
+ */
+static int memslot_extent(struct kvm *kvm, u64 gfn, u32 n, u64 *hva)
+{
+	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
+
+	if (!slot || slot->id >= KVM_USER_MEM_SLOTS ||
+	    (slot->flags & KVM_MEMSLOT_INVALID))
+		return VSHM_E_NOTMAPPABLE;
+	if (gfn + n > slot->base_gfn + slot->npages)
+		return VSHM_E_NOTMAPPABLE;
+	if (slot->flags & KVM_MEM_READONLY)
+		return VSHM_E_RDONLY;
+	*hva = slot->userspace_addr + ((gfn - slot->base_gfn) << PAGE_SHIFT);
+	return 0;
+}
+
+/* Records a translation result in the context; returns it. */
+static int xlat_result(struct vsock_shm_pkt_ctx *ctx, u32 status, u32 detail,
+		       u32 how)
+{
+	ctx->xlat_status = status;
+	ctx->xlat_detail = detail;
+	ctx->xlat_how = how;
+	return status;
+}
+
+/* Translation applies only to a whole, valid GPA_LIST. */
+static int xlat_applicable(struct vsock_shm_pkt_ctx *ctx)
+{
+	if (ctx->msg_type != VSHM_MSG_GPA_LIST)
+		return -EINVAL;
+	return ctx->msg_status;
+}
+
+int vsock_shm_translate_memslots(struct vsock_shm_pkt_ctx *ctx)
+{
+	struct vsock_shm_pkt *pkt = to_pkt(ctx);
+	struct kvm *kvm = READ_ONCE(pkt->sd->kvm);
+	int ret, idx;
+	u32 i;
+
+	ret = xlat_applicable(ctx);
+	if (ret)
+		return ret < 0 ? ret : xlat_result(ctx, ret, VSHM_NO_INDEX, 0);
+	if (!kvm)
+		return xlat_result(ctx, VSHM_E_NOTMAPPABLE, VSHM_NO_INDEX,
+				   VSOCK_SHM_XLAT_MEMSLOTS);
+
+	idx = srcu_read_lock(&kvm->srcu);
+	for (i = 0; i < pkt->info.nr_ext; i++) {
+		u64 gpa;
+		u32 n;
+
+		vshm_wire_ext_get(pkt->info.ext, i, &gpa, &n);
+		ret = memslot_extent(kvm, gpa >> PAGE_SHIFT, n, &pkt->hva[i]);
+		if (ret)
+			break;
+	}
+	srcu_read_unlock(&kvm->srcu, idx);
+	return xlat_result(ctx, ret, ret ? i : VSHM_NO_INDEX,
+			   VSOCK_SHM_XLAT_MEMSLOTS);
+}
+
+int vsock_shm_set_verdict(struct vsock_shm_pkt_ctx *ctx, u32 verdict,
+			  u32 code, u32 policy)
+{
+	switch (verdict) {
+	case VSOCK_SHM_PASS:
+		code = 0;
+		break;
+	case VSOCK_SHM_TRANSLATE:
+		if (ctx->msg_type != VSHM_MSG_GPA_LIST || ctx->xlat_status)
+			return -EINVAL;
+		code = 0;
+		break;
+	case VSOCK_SHM_REFUSE:
+		if (!code || code > VSHM_E_MAX)
+			code = VSHM_E_DENIED;
+		break;
+	default:
+		return -EINVAL;
+	}
+	ctx->verdict = verdict;
+	ctx->code = code;
+	ctx->policy = policy;
+	return 0;
+}
+
+BTF_SET8_START(vsock_shm_kfunc_ids)
+BTF_ID_FLAGS(func, vsock_shm_translate_memslots)
+BTF_ID_FLAGS(func, vsock_shm_set_verdict)
+BTF_SET8_END(vsock_shm_kfunc_ids)
+
+static const struct btf_kfunc_id_set vsock_shm_kfunc_set = {
+	.owner = THIS_MODULE,
+	.set = &vsock_shm_kfunc_ids,
+};
+
+int vsock_shm_kfuncs_init(void)
+{
+	return register_btf_kfunc_id_set(BPF_PROG_TYPE_TRACING,
+					 &vsock_shm_kfunc_set);
+}
