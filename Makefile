@@ -21,10 +21,10 @@ KENV = eval "$$($(TOP)/scripts/kernel.sh | grep -E '^K(VER|DIR)=')" && export KV
 CC_USER := gcc
 SELFTEST_CFLAGS := -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror -D_GNU_SOURCE
 
-.PHONY: all deps kernel modules peer selftests userspace lab unit test demo \
+.PHONY: all deps kernel modules bpf peer selftests userspace lab unit test demo \
 	shell-l1 checkpatch clean distclean help
 
-all: modules peer selftests userspace lab
+all: modules bpf peer selftests userspace lab
 
 help:
 	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
@@ -62,8 +62,13 @@ selftests: kernel
 			-o $(B)/selftests/$$t $$d/$$t.c || exit 1; \
 	done
 
-userspace: deps
+userspace: deps bpf
 	@$(MAKE) -s -C userspace O=$(B) all
+	@$(MAKE) -s -C userspace/ctl O=$(B)
+
+# Translation policies and their skeletons.
+bpf: kernel
+	@$(KENV) && $(MAKE) -s -C bpf O=$(B) VMLINUX_H=$$KDIR
 
 # Initramfs images of the lab: L1 (host VM) and L2 (guests, with the peer
 # suite and the guest programs).
