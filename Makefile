@@ -19,7 +19,6 @@ endif
 KENV = eval "$$($(TOP)/scripts/kernel.sh | grep -E '^K(VER|DIR)=')" && export KVER KDIR
 
 CC_USER := gcc
-SELFTEST_CFLAGS := -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror -D_GNU_SOURCE
 
 .PHONY: all deps kernel modules bpf peer selftests userspace lab unit test demo \
 	shell-l1 checkpatch clean distclean help
@@ -51,16 +50,9 @@ peer: kernel
 		test -x $(B)/peer/vsock_test; \
 	fi
 
-# kselftest-style tests that run in the lab, built with the harness of the
-# target's linux-source.
-SELFTESTS := module_test
-selftests: kernel
-	@$(KENV) && mkdir -p $(B)/selftests && \
-	for t in $(SELFTESTS); do \
-		d=$$(dirname $$(ls selftests/*/$$t.c)); \
-		$(CC_USER) $(SELFTEST_CFLAGS) -I$$KDIR/src/tools/testing/selftests \
-			-o $(B)/selftests/$$t $$d/$$t.c || exit 1; \
-	done
+# kselftest-style tests that run in the lab (selftests/Makefile).
+selftests: kernel userspace
+	@$(KENV) && $(MAKE) -s -C selftests O=$(B) KSELFTEST=$$KDIR/src/tools/testing/selftests
 
 userspace: deps bpf
 	@$(MAKE) -s -C userspace O=$(B) all
@@ -73,7 +65,7 @@ bpf: kernel
 # Initramfs images of the lab: L1 (host VM) and L2 (guests, with the peer
 # suite and the guest programs).
 L2_PROGS = $(B)/peer/vsock_test $(B)/guest/*
-lab: kernel peer userspace
+lab: kernel peer userspace selftests
 	@$(KENV) && \
 	$(TOP)/scripts/lab/initramfs.sh l1 $(B)/lab/l1.cpio.gz && \
 	$(TOP)/scripts/lab/initramfs.sh l2 $(B)/lab/l2.cpio.gz $(L2_PROGS)

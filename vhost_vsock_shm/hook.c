@@ -56,7 +56,6 @@ static void pkt_parse(struct vsock_shm_pkt *pkt, struct sk_buff *skb)
 {
 	struct vsock_shm_pkt_ctx *ctx = &pkt->ctx;
 	struct vshm_wire_info *info = &pkt->info;
-	u32 hdr_len;
 	int err;
 
 	if (skb->len < VSHM_HDR_SIZE ||
@@ -64,16 +63,19 @@ static void pkt_parse(struct vsock_shm_pkt *pkt, struct sk_buff *skb)
 		return;
 	pkt->msg = skb->data;
 	ctx->msg_type = skb->data[5];
-	hdr_len = get_unaligned_le32(skb->data + 8);
-	ctx->whole = (ctx->flags & VIRTIO_VSOCK_SEQ_EOM) && hdr_len == skb->len;
+	/* The first packet of a message, and its last: the whole message. */
+	ctx->whole = !!(ctx->flags & VIRTIO_VSOCK_SEQ_EOM);
 
 	if (!ctx->whole) {
 		ctx->msg_status = VSHM_E_FRAG;
 		return;
 	}
 	err = vshm_wire_check(skb->data, skb->len, info);
-	if (!err && ctx->msg_type == VSHM_MSG_GPA_LIST)
+	if (!err && ctx->msg_type == VSHM_MSG_GPA_LIST) {
 		err = vshm_wire_check_dup(info->ext, info->nr_ext, pkt->scratch);
+		if (err == VSHM_E_DUP)
+			info->bad_index = pkt->scratch[0];
+	}
 	ctx->msg_status = err;
 	ctx->region = info->region;
 	ctx->nr_ext = info->nr_ext;

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * guest_rules: one test per validation rule of the sharing path, run in an
+ * L2 guest against vshm-server on the host with a policy loaded. Each case
+ * opens its own connection, sends a request that breaks one rule and checks
+ * that the host answers with the ERROR code the protocol defines for it.
+ * TAP on stdout.
+ *
+ *   guest_rules PORT [--no-policy]
+ *
+ * With --no-policy (no policy loaded on the host) the single case checks
+ * that a valid GPA_LIST is answered VSHM_E_NOPOLICY.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+#include "extent.h"
+#include "pagemap.h"
+#include "proto.h"
+
+#define HOST_CID	2
+#define TIMEOUT_MS	20000
+
+static unsigned int port;
+static int test_nr;
+static int failed;
+
+/* Page-aligned memory of this process and the GPA of each of its pages. */
+static unsigned char *mem;
+static uint64_t gpa[8];
+
+static int vconnect(void)
+{
+	struct sockaddr_vm sa = {
+		.svm_family = AF_VSOCK, .svm_cid = HOST_CID, .svm_port = port,
+	};
+	int s = socket(AF_VSOCK, SOCK_SEQPACKET, 0);
+
+	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
+		fprintf(stderr, "guest_rules: connect %u:%u: %s\n", HOST_CID,
+			port, strerror(errno));
+		if (s >= 0)
+			close(s);
+		return -1;
+	}
+	return s;
+}
+
+/* Receives one message; returns its decoded type, or -1. */
+static int vrecv(int s, struct vshm_msg *m, unsigned char *buf, size_t cap)
+{
+	struct pollfd p = { .fd = s, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&p, 1, TIMEOUT_MS) != 1)
+		return -1;
+	n = recv(s, buf, cap, 0);
+	if (n <= 0 || vshm_decode(buf, (size_t)n, m))
+		return -1;
+	return m->type;
+}
+
+static int vsend(int s, const void *buf, size_t len)
+{
+	return send(s, buf, len, 0) == (ssize_t)len ? 0 : -1;
+}
+
+static void report(const char *name, int ok, const char *fmt, uint32_t a,
+		   uint32_t b)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why), fmt, vshm_err_name((int)a),
+		 vshm_err_name((int)b));
+	printf("%sok %d %s # %s\n", ok ? "" : "not ", ++test_nr, name, why);
+	fflush(stdout);
+	if (!ok)
+		failed++;
+}
+
+/* ALLOC of npages 4 KiB pages for region; 0 when ALLOC_OK came back. */
+static int alloc_region(int s, uint32_t region, uint32_t npages)
+{
+	unsigned char buf[VSHM_MAX_MSG];
+	struct vshm_msg m;
+	ssize_t n = vshm_encode_alloc(buf, sizeof(buf), region,
+				      (uint64_t)npages * 4096, 4096,
+				      VSHM_ACCESS_READ | VSHM_ACCESS_WRITE);
+
+	if (n < 0 || vsend(s, buf, (size_t)n))
+		return -1;
+	return vrecv(s, &m, buf, sizeof(buf)) == VSHM_MSG_ALLOC_OK ? 0 : -1;
+}
+
+/* A valid one-chunk GPA_LIST of the given runs, to be broken by a case. */
+static ssize_t list_of(unsigned char *buf, uint32_t region,
+		       const struct vshm_run *runs, size_t n)
+{
+	uint32_t total = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		total += runs[i].npages;
+	return vshm_encode_gpa_list(buf, VSHM_MAX_MSG, region, 0, total, runs, n);
+}
+
+static void le32_at(unsigned char *p, uint32_t v) { put_unaligned_le32(v, p); }
+static void le64_at(unsigned char *p, uint64_t v) { put_unaligned_le64(v, p); }
+
+/*
+ * Sends msg (len bytes) on a fresh connection, after an ALLOC for region 1
+ * of npages pages when npages != 0, and checks the ERROR code.
+ */
+static void expect_error(const char *name, const unsigned char *msg,
+			 size_t len, uint32_t npages, uint32_t code)
+{
+	unsigned char buf[VSHM_MAX_MSG];
+	struct vshm_msg m;
+	int s = vconnect(), t;
+
+	if (s < 0 || (npages && alloc_region(s, 1, npages)) || vsend(s, msg, len)) {
+		report(name, 0, "no connection or ALLOC refused (%s%s)", 0, 0);
+		goto out;
+	}
+	t = vrecv(s, &m, buf, sizeof(buf));
+	if (t != VSHM_MSG_ERROR)
+		report(name, 0, "no ERROR reply (%s, expected %s)", 0, code);
+	else
+		report(name, m.error.code == code, "got %s, expected %s",
+		       m.error.code, code);
+out:
+	if (s >= 0)
+		close(s);
+}
+
+static void run_list_case(const char *name, const struct vshm_run *runs,
+			  size_t n, uint32_t code)
+{
+	unsigned char buf[VSHM_MAX_MSG];
+	ssize_t len = list_of(buf, 1, runs, n);
+	uint32_t total = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		total += runs[i].npages;
+	if (len < 0) {
+		report(name, 0, "cannot encode (%s%s)", 0, 0);
+		return;
+	}
+	expect_error(name, buf, (size_t)len, total, code);
+}
+
+static void case_dup_across_regions(void)
+{
+	const char *name = "page_in_two_live_regions";
+	struct vshm_run r = { gpa[0], 1 };
+	unsigned char buf[VSHM_MAX_MSG];
+	struct vshm_msg m;
+	ssize_t len;
+	int s = vconnect(), t;
+
+	if (s < 0 || alloc_region(s, 1, 1)) {
+		report(name, 0, "setup failed (%s%s)", 0, 0);
+		goto out;
+	}
+	len = list_of(buf, 1, &r, 1);
+	if (len < 0 || vsend(s, buf, (size_t)len) ||
+	    vrecv(s, &m, buf, sizeof(buf)) != VSHM_MSG_MAPPED) {
+		report(name, 0, "first region not mapped (%s%s)", 0, 0);
+		goto out;
+	}
+	if (alloc_region(s, 2, 1)) {
+		report(name, 0, "second ALLOC refused (%s%s)", 0, 0);
+		goto out;
+	}
+	len = list_of(buf, 2, &r, 1);
+	t = (len < 0 || vsend(s, buf, (size_t)len)) ? -1 :
+		vrecv(s, &m, buf, sizeof(buf));
+	if (t != VSHM_MSG_ERROR)
+		report(name, 0, "no ERROR reply (%s, expected %s)", 0, VSHM_E_DUP);
+	else
+		report(name, m.error.code == VSHM_E_DUP, "got %s, expected %s",
+		       m.error.code, VSHM_E_DUP);
+	len = vshm_encode_free(buf, sizeof(buf), 1);
+	if (len < 0 || vsend(s, buf, (size_t)len) ||
+	    vrecv(s, &m, buf, sizeof(buf)) != VSHM_MSG_FREED)
+		report("free_after_refusal", 0, "no FREED (%s%s)", 0, 0);
+	else
+		report("free_after_refusal", 1, "FREED%s%s", 0, 0);
+out:
+	if (s >= 0)
+		close(s);
+}
+
+static void case_free_rules(void)
+{
+	unsigned char buf[VSHM_MAX_MSG];
+	ssize_t len = vshm_encode_free(buf, sizeof(buf), 77);
+
+	expect_error("free_of_unknown_region", buf, (size_t)len, 0,
+		     VSHM_E_NOREGION);
+}
+
+static void case_valid_share(void)
+{
+	const char *name = "valid_share_and_free";
+	struct vshm_run r = { gpa[1], 1 };
+	unsigned char buf[VSHM_MAX_MSG];
+	struct vshm_msg m;
+	ssize_t len;
+	int s = vconnect(), ok = 0;
+
+	if (s >= 0 && !alloc_region(s, 5, 1)) {
+		len = list_of(buf, 5, &r, 1);
+		if (len > 0 && !vsend(s, buf, (size_t)len) &&
+		    vrecv(s, &m, buf, sizeof(buf)) == VSHM_MSG_MAPPED) {
+			len = vshm_encode_free(buf, sizeof(buf), 5);
+			ok = len > 0 && !vsend(s, buf, (size_t)len) &&
+			     vrecv(s, &m, buf, sizeof(buf)) == VSHM_MSG_FREED;
+			/* A second FREE of the same region: double free. */
+			if (ok) {
+				len = vshm_encode_free(buf, sizeof(buf), 5);
+				ok = !vsend(s, buf, (size_t)len) &&
+				     vrecv(s, &m, buf, sizeof(buf)) == VSHM_MSG_ERROR &&
+				     m.error.code == VSHM_E_NOREGION;
+			}
+		}
+	}
+	report(name, ok, "MAPPED, FREED, then double free refused%s%s", 0, 0);
+	if (s >= 0)
+		close(s);
+}
+
+static void run_all(void)
+{
+	unsigned char buf[VSHM_MAX_MSG];
+	struct vshm_run r;
+	struct vshm_run two[2];
+	ssize_t len;
+
+	case_valid_share();
+
+	r = (struct vshm_run){ 0xfd00000000ULL, 1 };	/* beyond every memslot */
+	run_list_case("gpa_outside_memslots", &r, 1, VSHM_E_NOTMAPPABLE);
+	r = (struct vshm_run){ 0xfee00000ULL, 1 };	/* local APIC */
+	run_list_case("gpa_in_apic_mmio_hole", &r, 1, VSHM_E_NOTMAPPABLE);
+	r = (struct vshm_run){ 0x10000000ULL - 4096, 2 };	/* past RAM's end */
+	run_list_case("extent_past_end_of_ram", &r, 1, VSHM_E_NOTMAPPABLE);
+	r = (struct vshm_run){ 0xfffff000ULL, 1 };	/* BIOS ROM */
+	run_list_case("gpa_in_readonly_memslot", &r, 1, VSHM_E_RDONLY);
+
+	two[0] = (struct vshm_run){ gpa[2], 1 };
+	two[1] = (struct vshm_run){ gpa[2], 1 };
+	len = -1;
+	{
+		/* The encoder refuses overlaps: build it valid, then patch. */
+		struct vshm_run ok2[2] = { { gpa[2], 1 }, { gpa[3], 1 } };
+
+		len = list_of(buf, 1, ok2, 2);
+		if (len > 0)
+			le64_at(buf + 48 + 16, two[1].addr);
+		if (len > 0)
+			expect_error("page_twice_in_one_list", buf, (size_t)len, 2,
+				     VSHM_E_DUP);
+	}
+
+	r = (struct vshm_run){ gpa[4], 1 };
+	len = list_of(buf, 1, &r, 1);
+	le64_at(buf + 48, gpa[4] + 0x123);
+	expect_error("unaligned_gpa", buf, (size_t)len, 1, VSHM_E_ALIGN);
+
+	len = list_of(buf, 1, &r, 1);
+	buf[4] = 9;
+	expect_error("unknown_version", buf, (size_t)len, 1, VSHM_E_VERSION);
+
+	len = list_of(buf, 1, &r, 1);
+	buf[5] = 77;
+	expect_error("unknown_type", buf, (size_t)len, 1, VSHM_E_TYPE);
+
+	len = list_of(buf, 1, &r, 1);
+	buf[5] = VSHM_MSG_HPA_LIST;
+	expect_error("guest_sends_hpa_list", buf, (size_t)len, 1, VSHM_E_TYPE);
+
+	len = list_of(buf, 1, &r, 1);
+	le32_at(buf + 8, (uint32_t)len + 16);
+	expect_error("header_len_disagrees", buf, (size_t)len, 1, VSHM_E_LEN);
+
+	len = list_of(buf, 1, &r, 1);
+	buf[40] = 0;
+	buf[41] = 0;
+	expect_error("zero_extents", buf, (size_t)len, 1, VSHM_E_COUNT);
+
+	len = list_of(buf, 1, &r, 1);
+	le32_at(buf + 32, 2);	/* nr_pages says 2, the extent has 1 */
+	le32_at(buf + 36, 2);
+	expect_error("page_count_disagrees", buf, (size_t)len, 2, VSHM_E_LEN);
+
+	len = list_of(buf, 1, &r, 1);
+	le32_at(buf + 28, 5);	/* a chunk of a region that has none yet */
+	le32_at(buf + 36, 6);
+	expect_error("chunk_out_of_order", buf, (size_t)len, 6, VSHM_E_NOREGION);
+
+	r = (struct vshm_run){ gpa[5], 1 };
+	len = list_of(buf, 1, &r, 1);
+	le64_at(buf + 16, 1234);	/* the guest may not choose the grant */
+	expect_error("guest_sets_grant", buf, (size_t)len, 1, VSHM_E_RESERVED);
+
+	case_dup_across_regions();
+	case_free_rules();
+}
+
+static void run_no_policy(void)
+{
+	struct vshm_run r = { gpa[6], 1 };
+
+	run_list_case("no_policy_loaded", &r, 1, VSHM_E_NOPOLICY);
+}
+
+int main(int argc, char **argv)
+{
+	int fd, i;
+
+	if (argc < 2 || !(port = (unsigned int)strtoul(argv[1], NULL, 0))) {
+		fprintf(stderr, "usage: guest_rules PORT [--no-policy]\n");
+		return 1;
+	}
+	mem = mmap(NULL, 8 * 4096, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (mem == MAP_FAILED || mlock(mem, 8 * 4096)) {
+		perror("guest_rules: mmap");
+		return 1;
+	}
+	for (i = 0; i < 8; i++)
+		mem[i * 4096] = (unsigned char)i;
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0 || vshm_pagemap_read(fd, mem, 8, gpa)) {
+		perror("guest_rules: pagemap");
+		return 1;
+	}
+	close(fd);
+
+	if (argc > 2 && !strcmp(argv[2], "--no-policy"))
+		run_no_policy();
+	else
+		run_all();
+	printf("1..%d\n", test_nr);
+	return failed ? 1 : 0;
+}
