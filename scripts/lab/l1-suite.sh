@@ -15,6 +15,9 @@ stamp "selftests: module"
 VSOCK_SHM_KO=$KO "$BUILD/selftests/module_test" > "$R/module.tap" 2>&1
 cat "$R/module.tap"
 
+stamp "selftests: sharing"
+selftests/sharing/run.sh "$R/sharing.tap"
+
 stamp "peer suite over stock vhost_vsock"
 scripts/lab/peer-suite.sh stock "$R/peer-stock.tap"
 stamp "peer suite over vhost_vsock_shm"

@@ -1,0 +1,149 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The sharing path end to end, in L1 with L2 guests: validation rules with
+# and without a policy, shares of 4 KiB and 2 MiB pages, compaction, the
+# server's view of revocation, and the lifetime cases (guest killed, server
+# killed, VM powered off, unload refused while shared). After every case the
+# host's pins are back to where they were (/proc/vmstat foll_pin counters)
+# and the module's counters agree. Writes TAP to OUT.
+#   selftests/sharing/run.sh OUT.tap
+set -uo pipefail
+
+OUT=$1
+R=${LAB_RUN:-/tmp}
+M=$BUILD/module/$KVER
+CTL=$BUILD/host/vsock-shmctl
+SERVER=$BUILD/host/vshm-server
+STATS=/sys/kernel/debug/vhost_vsock_shm/stats
+PORT=7000
+n=0
+
+: > "$OUT"
+emit() { n=$((n + 1)); echo "$1 $n sharing/$2" | tee -a "$OUT"; }
+check() {
+	local name=$1
+	shift
+	if "$@"; then emit ok "$name"; else emit "not ok" "$name"; fi
+}
+pins() {
+	awk '$1 == "nr_foll_pin_acquired" { a = $2 } $1 == "nr_foll_pin_released" { r = $2 }
+	     END { print a - r }' /proc/vmstat
+}
+stat() { awk -v k="$1" '$1 == k { print $2 }' "$STATS"; }
+live_grants() { echo $(($(stat grants_created) - $(stat grants_revoked))); }
+grants_live() { [ "$(live_grants)" -gt 0 ]; }
+pins_at_base() {
+	local p
+	p=$(pins)
+	[ "$p" = "$BASE" ] && [ "$(stat pages_pinned)" = "$(stat pages_unpinned)" ] &&
+		[ "$(live_grants)" = 0 ] && return 0
+	echo "# pins $p (base $BASE), module: $(stat pages_pinned) pinned," \
+	     "$(stat pages_unpinned) unpinned, $(live_grants) live grants"
+	return 1
+}
+wait_for() {	# wait_for SECONDS COMMAND...: until COMMAND succeeds
+	local t=$1
+	shift
+	for _ in $(seq 1 $((t * 10))); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+# Runs a guest; its TAP lines become ours, prefixed with NAME.
+guest_tap() {
+	local name=$1 log=$R/l2-$1.log
+	shift
+	scripts/lab/l2 -c 3 -m 512M -t 400 -- "$@" > "$log" 2>&1
+	echo "# guest $name exited $?"
+	sed -n 's/^\[l2:3\] \(\(not \)\{0,1\}ok\) [0-9]* \(.*\)$/\1|\3/p' "$log" |
+	while IFS='|' read -r verdict rest; do
+		n=$((n + 1))
+		echo "$verdict $n sharing/$name: $rest"
+	done >> "$OUT.guest"
+	grep -v '^\[l2:3\] \(not \)\{0,1\}ok ' "$log" | grep '^\[l2:3\]' | tail -40
+}
+merge_guest() {	# renumber the guest's lines after ours
+	[ -f "$OUT.guest" ] || return 0
+	while read -r line; do
+		case "$line" in
+		"not ok "*) emit "not ok" "${line#not ok * sharing/}" ;;
+		"ok "*) emit ok "${line#ok * sharing/}" ;;
+		esac
+	done < "$OUT.guest"
+	rm -f "$OUT.guest"
+}
+start_server() {
+	"$SERVER" --port $PORT > "$R/server-$1.log" 2>&1 &
+	SERVER_PID=$!
+	sleep 0.3
+}
+stop_server() { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; }
+
+modprobe kvm_amd
+modprobe -a vhost vsock vmw_vsock_virtio_transport_common
+check modules_load bash -c "insmod $M/vhost_vsock_shm.ko && insmod $M/vsock_shm_mapper.ko"
+check mapper_device_exists test -c /dev/vsock-shm-mapper
+BASE=$(pins)
+
+# 1. Without a policy, a valid list reaches the server untranslated.
+"$CTL" policy unload > /dev/null
+start_server nopolicy
+guest_tap nopolicy guest_rules $PORT --no-policy
+merge_guest
+stop_server
+check nothing_pinned_without_policy pins_at_base
+
+# 2. One case per validation rule, then real shares.
+check policy_loads "$CTL" policy load default
+start_server rules
+guest_tap rules guest_rules $PORT
+merge_guest
+check pins_back_after_rules pins_at_base
+guest_tap share guest-share.sh $PORT
+merge_guest
+check pins_back_after_shares pins_at_base
+stop_server
+check server_checked_every_pattern bash -c "! grep -q 'check=FAILED' '$R/server-rules.log'"
+
+# 3. The server's view of revocation (host_revoke: SIGBUS after FREE).
+"$BUILD/selftests/host_revoke" $((PORT + 1)) > "$R/host_revoke.log" 2>&1 &
+hr=$!
+scripts/lab/l2 -c 3 -t 300 -- vshm-guest share --port $((PORT + 1)) --size 1M \
+	> "$R/l2-revoke.log" 2>&1
+wait $hr
+while read -r line; do
+	case "$line" in
+	"not ok "*) emit "not ok" "revoke: ${line#not ok [0-9]* }" ;;
+	"ok "*) emit ok "revoke: ${line#ok [0-9]* }" ;;
+	esac
+done < "$R/host_revoke.log"
+check pins_back_after_revoke pins_at_base
+
+# 4. Lifetime: the guest client is killed while shared.
+start_server life
+scripts/lab/l2 -c 3 -t 300 -- guest-hold.sh $PORT 4M kill > "$R/l2-kill.log" 2>&1
+check guest_killed_revokes wait_for 20 pins_at_base
+
+# 5. The VM is powered off while shared.
+scripts/lab/l2 -c 3 -t 300 -- guest-hold.sh $PORT 4M poweroff > "$R/l2-poweroff.log" 2>&1
+check vm_poweroff_revokes wait_for 20 pins_at_base
+
+# 6. Unload refused while shared; then the server is killed while mapped.
+scripts/lab/l2 -c 3 -t 300 -- guest-hold.sh $PORT 4M hold > "$R/l2-hold.log" 2>&1 &
+l2=$!
+if wait_for 120 grants_live; then
+	check unload_refused_while_shared bash -c "! rmmod vhost_vsock_shm 2>/dev/null"
+	check mapper_unload_refused_while_mapped bash -c "! rmmod vsock_shm_mapper 2>/dev/null"
+	kill -9 "$SERVER_PID"
+	wait "$SERVER_PID" 2>/dev/null
+	check server_killed_revokes wait_for 30 pins_at_base
+else
+	emit "not ok" "unload_refused_while_shared # the guest's region never went live"
+fi
+kill "$l2" 2>/dev/null
+wait "$l2" 2>/dev/null
+stop_server
+
+check policy_unloads "$CTL" policy unload
+check modules_unload bash -c "rmmod vsock_shm_mapper && rmmod vhost_vsock_shm"
+check pins_at_baseline_at_end test "$(pins)" = "$BASE"
+echo "1..$n" >> "$OUT"
