@@ -12,7 +12,8 @@ stamp() { echo "== $1 ($(cut -d' ' -f1 /proc/uptime) s)"; }
 modprobe kvm_amd || echo "l1-suite: kvm_amd does not load: L2 cannot run"
 
 stamp "selftests: module"
-VSOCK_SHM_KO=$KO "$BUILD/selftests/module_test" > "$R/module.tap" 2>&1
+VSOCK_SHM_KO=$KO VSOCK_SHM_MAPPER_KO=$BUILD/module/$KVER/vsock_shm_mapper.ko \
+	"$BUILD/selftests/module_test" > "$R/module.tap" 2>&1
 cat "$R/module.tap"
 
 stamp "selftests: sharing"

@@ -18,7 +18,7 @@ log=$R/peer-$WHICH
 case "$WHICH" in
 stock)	mod=vhost_vsock; modprobe vhost_vsock ;;
 fork)	mod=vhost_vsock_shm
-	modprobe -a vhost vsock vmw_vsock_virtio_transport_common && insmod "$KO" ;;
+	modprobe -a kvm vhost vsock vmw_vsock_virtio_transport_common && insmod "$KO" ;;
 *)	echo "peer-suite: stock or fork" >&2; exit 2 ;;
 esac || { echo "not ok 1 peer/$WHICH: load $mod" > "$OUT"; exit 1; }
 

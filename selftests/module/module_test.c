@@ -19,6 +19,7 @@
 #include <linux/vhost.h>
 #include <linux/virtio_vsock.h>
 
+#include "uapi/vsock_shm.h"
 #include "kselftest_harness.h"
 
 #define FORK_NAME	"vhost_vsock_shm"
@@ -35,8 +36,26 @@ static int load_fork(void)
 		return -1;
 	}
 	/* The fork's dependencies are those of vhost_vsock. */
-	if (system("modprobe -a vhost vsock vmw_vsock_virtio_transport_common"))
+	if (system("modprobe -a kvm vhost vsock vmw_vsock_virtio_transport_common"))
 		return -1;
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ret = syscall(SYS_finit_module, fd, "", 0);
+	close(fd);
+	return ret;
+}
+
+static int load_mapper(void)
+{
+	const char *ko = getenv("VSOCK_SHM_MAPPER_KO");
+	int fd, ret;
+
+	if (!ko) {
+		fprintf(stderr, "# VSOCK_SHM_MAPPER_KO is not set\n");
+		errno = ENOENT;
+		return -1;
+	}
 	fd = open(ko, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -146,6 +165,55 @@ TEST(vhost_ioctls)
 	close(fd2);
 	close(fd);
 	ASSERT_EQ(opened + 2, debugfs_stat("devs_released"));
+}
+
+TEST(mapper_loads_with_its_device)
+{
+	struct stat st;
+
+	ASSERT_EQ(0, load_mapper()) TH_LOG("finit_module: %s", strerror(errno));
+	ASSERT_EQ(0, stat("/dev/vsock-shm-mapper", &st));
+	ASSERT_TRUE(S_ISCHR(st.st_mode));
+	ASSERT_EQ(0600U, st.st_mode & 0777);
+}
+
+TEST(fork_pinned_by_mapper)
+{
+	ASSERT_EQ(-1, unload(FORK_NAME));
+	ASSERT_TRUE(errno == EWOULDBLOCK || errno == EBUSY);
+}
+
+TEST(mapper_unknown_ioctl_and_bad_args)
+{
+	struct vshm_map_req req = { .sock_fd = -1, .grant = 1 };
+	int fd = open("/dev/vsock-shm-mapper", O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(-1, ioctl(fd, _IO(VSHM_MAPPER_IOC_MAGIC, 99)));
+	ASSERT_EQ(ENOTTY, errno);
+	ASSERT_EQ(-1, ioctl(fd, VSHM_IOC_MAP_GRANT, &req));
+	ASSERT_EQ(EBADF, errno);
+	req.sock_fd = 0;
+	req.grant = 0;
+	ASSERT_EQ(-1, ioctl(fd, VSHM_IOC_MAP_GRANT, &req));
+	ASSERT_EQ(EINVAL, errno);
+	req.grant = 1;
+	req.flags = 1;
+	ASSERT_EQ(-1, ioctl(fd, VSHM_IOC_MAP_GRANT, &req));
+	ASSERT_EQ(EINVAL, errno);
+	req.flags = 0;
+	/* fd 0 is not a socket. */
+	ASSERT_EQ(-1, ioctl(fd, VSHM_IOC_MAP_GRANT, &req));
+	ASSERT_EQ(ENOTSOCK, errno);
+	ASSERT_EQ(-1, ioctl(fd, VSHM_IOC_MAP_GRANT, NULL));
+	ASSERT_EQ(EFAULT, errno);
+	close(fd);
+}
+
+TEST(mapper_unloads)
+{
+	ASSERT_EQ(0, unload("vsock_shm_mapper"));
+	ASSERT_NE(0, access("/dev/vsock-shm-mapper", F_OK));
 }
 
 TEST(stock_refused_while_fork_loaded)
