@@ -72,6 +72,22 @@ Test(proto, bytes_error)
 	cr_assert_arr_eq(buf, want, sizeof(want));
 }
 
+Test(proto, bytes_chunk_ok)
+{
+	static const uint8_t want[32] = {
+		0x56, 0x53, 0x48, 0x4d, 0x01, 0x0a, 0x00, 0x00,
+		0x20, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00,
+		0xfd, 0x0f, 0x00, 0x00, 0x00, 0x02, 0x01, 0x00,
+		0, 0, 0, 0, 0, 0, 0, 0,
+	};
+
+	memset(buf, 0xaa, sizeof(buf));
+	expect_rc(vshm_encode_chunk_ok(buf, sizeof(buf), 5, 4093, 0x10200),
+		  32);
+	cr_assert_arr_eq(buf, want, sizeof(want));
+	cr_assert_eq(buf[32], 0xaa, "wrote past the message");
+}
+
 /* Round trips. */
 
 Test(proto, roundtrip_alloc)
@@ -324,6 +340,43 @@ Test(proto, einval_gpa_list_args)
 				       3), -EINVAL);
 }
 
+Test(proto, roundtrip_chunk_ok)
+{
+	struct vshm_msg m;
+
+	expect_rc(vshm_encode_chunk_ok(buf + 3, 32, 77, 100, 23), 32);
+	expect_rc(vshm_decode(buf + 3, 32, &m), 0);
+	cr_assert_eq(m.type, VSHM_MSG_CHUNK_OK);
+	cr_assert_eq(m.region, 77);
+	cr_assert_eq(m.len, 32);
+	cr_assert_eq(m.chunk_ok.first_page, 100);
+	cr_assert_eq(m.chunk_ok.nr_pages, 23);
+}
+
+Test(proto, einval_chunk_ok_args)
+{
+	expect_rc(vshm_encode_chunk_ok(NULL, 64, 1, 0, 1), -EINVAL);
+	expect_rc(vshm_encode_chunk_ok(buf, 31, 1, 0, 1), -ENOSPC);
+	expect_rc(vshm_encode_chunk_ok(buf, 64, 0, 0, 1), -EINVAL);
+	expect_rc(vshm_encode_chunk_ok(buf, 64, 1, 0, 0), -EINVAL);
+	expect_rc(vshm_encode_chunk_ok(buf, 64, 1, 0xffffffff, 1), -EINVAL);
+}
+
+Test(proto, decode_chunk_ok_rules)
+{
+	struct vshm_msg m;
+
+	vshm_encode_chunk_ok(buf, sizeof(buf), 1, 8, 9);
+	put_unaligned_le64(1ULL << 63, buf + 24);
+	expect_rc(vshm_decode(buf, 32, &m), VSHM_E_RESERVED);
+	put_unaligned_le64(0, buf + 24);
+	put_unaligned_le32(0, buf + 20);
+	expect_rc(vshm_decode(buf, 32, &m), VSHM_E_COUNT);
+	put_unaligned_le32(9, buf + 20);
+	put_unaligned_le32(24, buf + 8);
+	expect_rc(vshm_decode(buf, 24, &m), VSHM_E_LEN);
+}
+
 Test(proto, einval_host_args)
 {
 	expect_rc(vshm_encode_mapped(buf, 64, 1, 0, 1), -EINVAL);
@@ -480,5 +533,6 @@ Test(proto, type_names)
 	cr_assert_str_eq(vshm_msg_type_name(VSHM_MSG_HPA_LIST), "HPA_LIST");
 	cr_assert_str_eq(vshm_msg_type_name(VSHM_MSG_ERROR), "ERROR");
 	cr_assert_str_eq(vshm_msg_type_name(0), "UNKNOWN");
-	cr_assert_str_eq(vshm_msg_type_name(10), "UNKNOWN");
+	cr_assert_str_eq(vshm_msg_type_name(VSHM_MSG_CHUNK_OK), "CHUNK_OK");
+	cr_assert_str_eq(vshm_msg_type_name(11), "UNKNOWN");
 }

@@ -242,6 +242,7 @@ Test(wire, rule_type_host_to_guest_from_guest)
 	static const uint8_t h2g[] = {
 		VSHM_MSG_ALLOC_OK, VSHM_MSG_HPA_LIST, VSHM_MSG_REFUSED,
 		VSHM_MSG_MAPPED, VSHM_MSG_FREED, VSHM_MSG_ERROR,
+		VSHM_MSG_CHUNK_OK,
 	};
 	size_t len = mk_list(space, 2), i;
 
@@ -762,6 +763,57 @@ Test(wire, mark_refused_too_short)
 	cr_assert_arr_eq(space, before, sizeof(before));
 }
 
+/* CHUNK_OK (host to guest), 32 bytes. */
+static size_t mk_chunk_ok(uint8_t *b, uint32_t first, uint32_t nr)
+{
+	memset(b, 0, 32);
+	hdr(b, VSHM_MSG_CHUNK_OK, 32, REGION);
+	put_unaligned_le32(first, b + 16);
+	put_unaligned_le32(nr, b + 20);
+	return 32;
+}
+
+Test(wire, chunk_ok_valid)
+{
+	struct vshm_wire_info wi;
+	size_t len = mk_chunk_ok(space + 1, 4093, 8000);
+
+	expect_rc(vshm_wire_check_host(space + 1, len, &wi), VSHM_OK);
+	cr_assert_eq(wi.type, VSHM_MSG_CHUNK_OK);
+	cr_assert_eq(wi.region, REGION);
+	cr_assert_eq(wi.first_page, 4093);
+	cr_assert_eq(wi.nr_pages, 8000);
+	/* The last page number a region can have. */
+	len = mk_chunk_ok(space, 0xfffffffe, 1);
+	expect_rc(vshm_wire_check_host(space, len, &wi), VSHM_OK);
+}
+
+Test(wire, chunk_ok_rules)
+{
+	struct vshm_wire_info wi;
+	size_t len = mk_chunk_ok(space, 0, 4), i;
+
+	/* From the guest it is a host-to-guest type. */
+	expect_rc(check(space, len), VSHM_E_TYPE);
+	put_unaligned_le32(40, space + 8);
+	expect_rc(vshm_wire_check_host(space, 40, &wi), VSHM_E_LEN);
+	put_unaligned_le32(16, space + 8);
+	expect_rc(vshm_wire_check_host(space, 16, &wi), VSHM_E_LEN);
+	for (i = 24; i < 32; i++) {
+		mk_chunk_ok(space, 0, 4);
+		space[i] = 1;
+		expect_rc(vshm_wire_check_host(space, len, &wi),
+			  VSHM_E_RESERVED);
+	}
+	mk_chunk_ok(space, 0, 0);
+	expect_rc(vshm_wire_check_host(space, len, &wi), VSHM_E_COUNT);
+	mk_chunk_ok(space, 0xffffffff, 1);
+	expect_rc(vshm_wire_check_host(space, len, &wi), VSHM_E_COUNT);
+	mk_chunk_ok(space, 0, 4);
+	put_unaligned_le32(0, space + 12);
+	expect_rc(vshm_wire_check_host(space, len, &wi), VSHM_E_REGION);
+}
+
 Test(wire, err_names)
 {
 	static const char *const want[] = {
@@ -793,6 +845,9 @@ Test(wire, layout)
 	cr_assert_eq(sizeof(struct vshm_extent), 16);
 	cr_assert_eq(sizeof(struct vshm_mapped), 32);
 	cr_assert_eq(sizeof(struct vshm_error), 32);
+	cr_assert_eq(sizeof(struct vshm_chunk_ok), 32);
+	cr_assert_eq(offsetof(struct vshm_chunk_ok, nr_pages), 20);
+	cr_assert_eq(VSHM_MSG_CHUNK_OK, 10);
 	cr_assert_eq(offsetof(struct vshm_gpa_list, nr_ext), L_NR_EXT);
 	cr_assert_eq(offsetof(struct vshm_error, orig_type), 24);
 	cr_assert_eq(VSHM_MAX_EXT_PER_MSG, 4093);

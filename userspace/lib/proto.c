@@ -165,6 +165,22 @@ ssize_t vshm_encode_error(void *buf, size_t cap, uint32_t region,
 	return finish(buf, sizeof(m));
 }
 
+ssize_t vshm_encode_chunk_ok(void *buf, size_t cap, uint32_t region,
+			     uint32_t first_page, uint32_t nr_pages)
+{
+	struct vshm_chunk_ok m;
+	ssize_t ret = prepare(buf, cap, sizeof(m));
+
+	if (ret)
+		return ret;
+	memset(&m, 0, sizeof(m));
+	m.first_page = cpu_to_le32(first_page);
+	m.nr_pages = cpu_to_le32(nr_pages);
+	memcpy(buf, &m, sizeof(m));
+	put_hdr(buf, VSHM_MSG_CHUNK_OK, sizeof(m), region);
+	return finish(buf, sizeof(m));
+}
+
 static void copy_info(struct vshm_msg *out, const struct vshm_wire_info *wi)
 {
 	memset(out, 0, sizeof(*out));
@@ -201,6 +217,10 @@ static void copy_info(struct vshm_msg *out, const struct vshm_wire_info *wi)
 		out->error.code = wi->code;
 		out->error.detail = wi->detail;
 		out->error.orig_type = wi->orig_type;
+		break;
+	case VSHM_MSG_CHUNK_OK:
+		out->chunk_ok.first_page = wi->first_page;
+		out->chunk_ok.nr_pages = wi->nr_pages;
 		break;
 	default:
 		break;
@@ -262,6 +282,7 @@ const char *vshm_msg_type_name(unsigned int type)
 		[VSHM_MSG_FREE] = "FREE",
 		[VSHM_MSG_FREED] = "FREED",
 		[VSHM_MSG_ERROR] = "ERROR",
+		[VSHM_MSG_CHUNK_OK] = "CHUNK_OK",
 	};
 
 	if (type >= ARRAY_SIZE(names) || !names[type])

@@ -57,6 +57,10 @@ struct vshm_msg {
 			uint32_t detail;
 			uint8_t orig_type;
 		} error;
+		struct {			/* CHUNK_OK */
+			uint32_t first_page;
+			uint32_t nr_pages;
+		} chunk_ok;
 	};
 };
 
@@ -82,6 +86,9 @@ ssize_t vshm_encode_free(void *buf, size_t cap, uint32_t region);
 ssize_t vshm_encode_freed(void *buf, size_t cap, uint32_t region);
 ssize_t vshm_encode_error(void *buf, size_t cap, uint32_t region,
 			  uint32_t code, uint32_t detail, uint8_t orig_type);
+/* The answer to a GPA_LIST chunk that is not the last: echoes its pages. */
+ssize_t vshm_encode_chunk_ok(void *buf, size_t cap, uint32_t region,
+			     uint32_t first_page, uint32_t nr_pages);
 
 /*
  * Decodes any message: guest-to-host ones with vshm_wire_check() plus the

@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The host server's per-connection protocol state machine. See session.h
+ * and docs/protocol.md, section 9.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session.h"
+
+struct sregion {
+	struct vshm_session_region pub;
+	struct sregion *next;
+};
+
+struct vshm_session {
+	struct vshm_session_cfg cfg;
+	struct sregion *regions;
+	struct vshm_session_stats stats;
+};
+
+struct vshm_session *vshm_session_new(const struct vshm_session_cfg *cfg)
+{
+	struct vshm_session *s;
+
+	if (!cfg || !cfg->ops || !cfg->ops->map || !cfg->ops->unmap) {
+		errno = EINVAL;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->cfg = *cfg;
+	return s;
+}
+
+static struct sregion *find(const struct vshm_session *s, uint32_t id)
+{
+	struct sregion *r;
+
+	for (r = s->regions; r; r = r->next)
+		if (r->pub.id == id)
+			return r;
+	return NULL;
+}
+
+const struct vshm_session_region *
+vshm_session_find(const struct vshm_session *s, uint32_t id)
+{
+	struct sregion *r = s ? find(s, id) : NULL;
+
+	return r ? &r->pub : NULL;
+}
+
+void vshm_session_stats(const struct vshm_session *s,
+			struct vshm_session_stats *st)
+{
+	*st = s->stats;
+}
+
+static void unlink_region(struct vshm_session *s, struct sregion *r)
+{
+	struct sregion **pp;
+
+	for (pp = &s->regions; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			s->stats.live--;
+			return;
+		}
+	}
+}
+
+/* Unmaps a MAPPED region; returns 0 or the negative errno of ops->unmap. */
+static int unmap_region(struct vshm_session *s, struct sregion *r)
+{
+	int ret;
+
+	if (r->pub.state != VSHM_SR_MAPPED || !r->pub.ptr)
+		return 0;
+	ret = s->cfg.ops->unmap(s->cfg.ops_ctx, r->pub.grant, r->pub.ptr,
+				(size_t)r->pub.info.size);
+	r->pub.ptr = NULL;
+	return ret;
+}
+
+uint32_t vshm_session_map_errno_code(int err)
+{
+	switch (err < 0 ? -err : err) {
+	case ENOMEM:
+		return VSHM_E_NOMEM;
+	case EBUSY:
+	case EAGAIN:
+		return VSHM_E_BUSY;
+	case EPERM:
+	case EACCES:
+		return VSHM_E_DENIED;
+	case EDQUOT:
+		return VSHM_E_QUOTA;
+	default:
+		return VSHM_E_INTERNAL;
+	}
+}
+
+/* Replies. The encoders cannot fail on these arguments. */
+
+static void reply_error(struct vshm_session *s, struct vshm_session_out *out,
+			uint32_t region, uint32_t code, uint32_t detail,
+			uint8_t orig_type)
+{
+	ssize_t n = vshm_encode_error(out->reply, sizeof(out->reply), region,
+				      code, detail, orig_type);
+
+	out->reply_len = n > 0 ? (size_t)n : 0;
+	out->reply_type = VSHM_MSG_ERROR;
+	out->code = code;
+	if (!region)
+		out->actions |= VSHM_SESS_CLOSE;
+	s->stats.errors++;
+}
+
+static void reply_hdr(struct vshm_session_out *out, uint8_t type,
+		      uint32_t region)
+{
+	ssize_t n;
+
+	if (type == VSHM_MSG_ALLOC_OK)
+		n = vshm_encode_alloc_ok(out->reply, sizeof(out->reply),
+					 region);
+	else
+		n = vshm_encode_freed(out->reply, sizeof(out->reply), region);
+	out->reply_len = n > 0 ? (size_t)n : 0;
+	out->reply_type = type;
+}
+
+/* Moves a live region to FAILED, unmapping it if it was mapped. */
+static void fail_region(struct vshm_session *s, uint32_t id,
+			struct vshm_session_out *out)
+{
+	struct sregion *r = find(s, id);
+	int ret;
+
+	if (!r)
+		return;
+	ret = unmap_region(s, r);
+	if (ret)
+		out->unmap_err = ret;
+	r->pub.state = VSHM_SR_FAILED;
+	out->actions |= VSHM_SESS_FAILED;
+	out->region = r->pub;
+}
+
+/* An ERROR answering a list message: the region, if live, fails. */
+static void list_error(struct vshm_session *s, struct vshm_session_out *out,
+		       uint32_t region, uint32_t code, uint32_t detail)
+{
+	if (region)
+		fail_region(s, region, out);
+	reply_error(s, out, region, code, detail, VSHM_MSG_GPA_LIST);
+}
+
+static bool is_list_type(uint8_t type)
+{
+	return type == VSHM_MSG_GPA_LIST || type == VSHM_MSG_HPA_LIST ||
+	       type == VSHM_MSG_REFUSED;
+}
+
+/*
+ * A message that failed decoding with code rc. Header-level failures
+ * (TRUNC, MAGIC, VERSION) and region 0 concern the connection.
+ */
+static void on_malformed(struct vshm_session *s, const struct vshm_msg *m,
+			 int rc, struct vshm_session_out *out)
+{
+	bool conn = rc == VSHM_E_TRUNC || rc == VSHM_E_MAGIC ||
+		    rc == VSHM_E_VERSION || !m->region;
+	uint32_t region = conn ? 0 : m->region;
+	uint8_t orig = rc == VSHM_E_TRUNC ? 0 : m->type;
+
+	if (region && is_list_type(m->type)) {
+		list_error(s, out, region, (uint32_t)rc, m->bad_index);
+		return;
+	}
+	reply_error(s, out, region, (uint32_t)rc, m->bad_index, orig);
+}
+
+static void on_alloc(struct vshm_session *s, const struct vshm_msg *m,
+		     struct vshm_session_out *out)
+{
+	struct sregion *r;
+
+	if (find(s, m->region)) {
+		reply_error(s, out, m->region, VSHM_E_EXISTS, VSHM_NO_INDEX,
+			    VSHM_MSG_ALLOC);
+		return;
+	}
+	if ((s->cfg.max_region_size && m->alloc.size > s->cfg.max_region_size) ||
+	    (s->cfg.max_regions && s->stats.live >= s->cfg.max_regions)) {
+		reply_error(s, out, m->region, VSHM_E_QUOTA, VSHM_NO_INDEX,
+			    VSHM_MSG_ALLOC);
+		return;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		reply_error(s, out, m->region, VSHM_E_NOMEM, VSHM_NO_INDEX,
+			    VSHM_MSG_ALLOC);
+		return;
+	}
+	r->pub.id = m->region;
+	r->pub.peer_cid = s->cfg.peer_cid;
+	r->pub.state = VSHM_SR_UPLOADING;
+	r->pub.size = m->alloc.size;
+	r->pub.page_size = m->alloc.page_size;
+	r->pub.access = m->alloc.access;
+	r->pub.nr_pages = m->alloc.nr_pages;
+	r->next = s->regions;
+	s->regions = r;
+	s->stats.live++;
+	reply_hdr(out, VSHM_MSG_ALLOC_OK, m->region);
+}
+
+/* The mapper's answer must describe exactly the region. */
+static bool map_info_ok(const struct sregion *r, const void *ptr,
+			const struct vshm_map_info *info)
+{
+	return ptr && info->nr_pages == r->pub.nr_pages &&
+	       info->size == (uint64_t)r->pub.nr_pages * VSHM_PAGE_SIZE;
+}
+
+static void reply_mapped(struct vshm_session *s, struct sregion *r,
+			 struct vshm_session_out *out)
+{
+	ssize_t n = vshm_encode_mapped(out->reply, sizeof(out->reply),
+				       r->pub.id, r->pub.grant,
+				       r->pub.nr_pages);
+
+	out->reply_len = n > 0 ? (size_t)n : 0;
+	out->reply_type = VSHM_MSG_MAPPED;
+	out->actions |= VSHM_SESS_MAPPED;
+	out->region = r->pub;
+	s->stats.mapped++;
+}
+
+/* After the last chunk: map, let the application look, answer. */
+static void map_region(struct vshm_session *s, struct sregion *r,
+		       struct vshm_session_out *out)
+{
+	struct vshm_map_info info;
+	void *ptr = NULL;
+	int ret;
+
+	memset(&info, 0, sizeof(info));
+	ret = s->cfg.ops->map(s->cfg.ops_ctx, r->pub.grant, s->cfg.sock_fd,
+			      &ptr, &info);
+	if (ret) {
+		out->map_err = ret;
+		list_error(s, out, r->pub.id, vshm_session_map_errno_code(ret),
+			   VSHM_NO_INDEX);
+		return;
+	}
+	r->pub.state = VSHM_SR_MAPPED;
+	r->pub.ptr = ptr;
+	r->pub.info = info;
+	if (!map_info_ok(r, ptr, &info)) {
+		list_error(s, out, r->pub.id, VSHM_E_INTERNAL, VSHM_NO_INDEX);
+		return;
+	}
+	if (s->cfg.on_mapped) {
+		ret = s->cfg.on_mapped(s->cfg.arg, &r->pub);
+		if (ret) {
+			list_error(s, out, r->pub.id,
+				   ret > 0 ? (uint32_t)ret : VSHM_E_INTERNAL,
+				   VSHM_NO_INDEX);
+			return;
+		}
+	}
+	reply_mapped(s, r, out);
+}
+
+/* Which rule a chunk breaks for region r, or VSHM_OK. */
+static uint32_t chunk_rule(const struct sregion *r, const struct vshm_msg *m)
+{
+	if (r->pub.state != VSHM_SR_UPLOADING)
+		return VSHM_E_NOREGION;
+	if (m->list.total_pages != r->pub.nr_pages)
+		return VSHM_E_COUNT;
+	if (m->list.first_page != r->pub.pages_received)
+		return VSHM_E_ORDER;
+	if (r->pub.chunks && m->list.grant != r->pub.grant)
+		return VSHM_E_ORDER;
+	return VSHM_OK;
+}
+
+static void on_hpa_list(struct vshm_session *s, const struct vshm_msg *m,
+			struct vshm_session_out *out)
+{
+	struct sregion *r = find(s, m->region);
+	uint32_t code;
+
+	if (!r) {
+		list_error(s, out, m->region, VSHM_E_NOREGION, VSHM_NO_INDEX);
+		return;
+	}
+	code = chunk_rule(r, m);
+	if (code) {
+		list_error(s, out, m->region, code, VSHM_NO_INDEX);
+		return;
+	}
+	r->pub.grant = m->list.grant;
+	r->pub.pages_received += m->list.nr_pages;
+	r->pub.chunks++;
+	r->pub.extents += m->list.nr_ext;
+	if (m->list.last) {
+		map_region(s, r, out);
+		return;
+	}
+	out->reply_len = (size_t)vshm_encode_chunk_ok(out->reply,
+						      sizeof(out->reply),
+						      m->region,
+						      m->list.first_page,
+						      m->list.nr_pages);
+	out->reply_type = VSHM_MSG_CHUNK_OK;
+}
+
+static void on_free(struct vshm_session *s, const struct vshm_msg *m,
+		    struct vshm_session_out *out)
+{
+	struct sregion *r = find(s, m->region);
+	int ret;
+
+	if (!r) {
+		reply_error(s, out, m->region, VSHM_E_NOREGION, VSHM_NO_INDEX,
+			    VSHM_MSG_FREE);
+		return;
+	}
+	ret = unmap_region(s, r);
+	if (ret)
+		out->unmap_err = ret;
+	out->region = r->pub;
+	out->actions |= VSHM_SESS_FREED;
+	unlink_region(s, r);
+	free(r);
+	s->stats.freed++;
+	reply_hdr(out, VSHM_MSG_FREED, m->region);
+}
+
+static void dispatch(struct vshm_session *s, const struct vshm_msg *m,
+		     struct vshm_session_out *out)
+{
+	switch (m->type) {
+	case VSHM_MSG_ALLOC:
+		on_alloc(s, m, out);
+		break;
+	case VSHM_MSG_HPA_LIST:
+		on_hpa_list(s, m, out);
+		break;
+	case VSHM_MSG_REFUSED:
+		/* Region 0 is possible here: the connection then ends. */
+		list_error(s, out, m->region, m->list.status, m->list.detail);
+		break;
+	case VSHM_MSG_GPA_LIST:
+		/* The module did not translate it: no policy on this path. */
+		list_error(s, out, m->region, VSHM_E_NOPOLICY, VSHM_NO_INDEX);
+		break;
+	case VSHM_MSG_FREE:
+		on_free(s, m, out);
+		break;
+	default:
+		/* A host-to-guest type sent by the guest. */
+		reply_error(s, out, m->region, VSHM_E_TYPE, VSHM_NO_INDEX,
+			    m->type);
+		break;
+	}
+}
+
+int vshm_session_feed(struct vshm_session *s, const void *msg, size_t len,
+		      struct vshm_session_out *out)
+{
+	struct vshm_msg m;
+	int rc;
+
+	if (!s || !msg || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	s->stats.msgs++;
+
+	rc = vshm_decode(msg, len, &m);
+	if (rc)
+		on_malformed(s, &m, rc, out);
+	else
+		dispatch(s, &m, out);
+	return 0;
+}
+
+unsigned int vshm_session_drop_all(struct vshm_session *s,
+				   unsigned int *unmap_errs)
+{
+	unsigned int n = 0, errs = 0;
+	struct sregion *r;
+
+	while ((r = s->regions)) {
+		if (unmap_region(s, r))
+			errs++;
+		s->regions = r->next;
+		s->stats.live--;
+		free(r);
+		n++;
+	}
+	if (unmap_errs)
+		*unmap_errs = errs;
+	return n;
+}
+
+void vshm_session_free(struct vshm_session *s)
+{
+	if (!s)
+		return;
+	vshm_session_drop_all(s, NULL);
+	free(s);
+}

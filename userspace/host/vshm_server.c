@@ -1,0 +1,528 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vsock-shm host server library. See vshm_server.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+#include "vshm_server.h"
+
+struct conn {
+	int fd;				/* -1: free slot */
+	uint32_t cid;
+	uint32_t port;
+	struct vshm_session *sess;
+};
+
+struct vshm_server {
+	struct vshm_server_cfg cfg;
+	int listen_fd;
+	int mapper_fd;
+	struct conn *conns;		/* cfg.max_conns slots */
+	struct pollfd *pfds;		/* 1 + cfg.max_conns */
+	struct conn **pmap;		/* pfds[i] is pmap[i]'s socket */
+	uint8_t *buf;			/* VSHM_MAX_MSG + 1 */
+	volatile sig_atomic_t stop;
+	struct vshm_server_stats st;
+};
+
+static const struct vshm_mapper_ops mapper_ops;
+
+__attribute__((format(printf, 2, 3)))
+static void srv_log(const struct vshm_server *s, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (s->cfg.log)
+		s->cfg.log(s->cfg.arg, line);
+	else
+		fprintf(stderr, "vshm-server: %s\n", line);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The mapper */
+
+static int mapper_map(void *ctx, uint64_t grant, int sock_fd, void **ptr,
+		      struct vshm_map_info *info)
+{
+	struct vshm_server *s = ctx;
+	struct vshm_map_req req = { .sock_fd = sock_fd, .grant = grant };
+	struct vshm_unmap_req ureq = { .grant = grant };
+	uint64_t t = now_ns();
+	int prot = PROT_READ, err;
+	void *p;
+
+	if (ioctl(s->mapper_fd, VSHM_IOC_MAP_GRANT, &req))
+		return -errno;
+	if (req.access & VSHM_ACCESS_WRITE)
+		prot |= PROT_WRITE;
+	p = mmap(NULL, req.size, prot, MAP_SHARED, s->mapper_fd,
+		 (off_t)req.offset);
+	if (p == MAP_FAILED) {
+		err = errno;
+		ioctl(s->mapper_fd, VSHM_IOC_UNMAP_GRANT, &ureq);
+		return -err;
+	}
+	*ptr = p;
+	info->size = req.size;
+	info->nr_pages = req.nr_pages;
+	info->access = req.access;
+	info->pin_ns = req.pin_ns;
+	info->nr_runs = req.nr_runs;
+	info->map_ns = now_ns() - t;
+	return 0;
+}
+
+static int mapper_unmap(void *ctx, uint64_t grant, void *ptr, size_t size)
+{
+	struct vshm_server *s = ctx;
+	struct vshm_unmap_req req = { .grant = grant };
+	int ret = 0;
+
+	if (munmap(ptr, size))
+		ret = -errno;
+	if (ioctl(s->mapper_fd, VSHM_IOC_UNMAP_GRANT, &req) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+static const struct vshm_mapper_ops mapper_ops = {
+	.map = mapper_map,
+	.unmap = mapper_unmap,
+};
+
+/* Setup */
+
+static bool is_vsock(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	return !getsockname(fd, (struct sockaddr *)&ss, &len) &&
+	       ss.ss_family == AF_VSOCK;
+}
+
+/* Room for several 64 KiB messages: see VSHM_SERVER_MIN_SOCK_BUF. */
+static int set_buffer_size(int fd, uint64_t size)
+{
+	if (!is_vsock(fd))
+		return 0;
+	return setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, &size,
+			  sizeof(size)) ? -errno : 0;
+}
+
+static int open_listener(struct vshm_server *s)
+{
+	struct sockaddr_vm sa = {
+		.svm_family = AF_VSOCK,
+		.svm_cid = VMADDR_CID_ANY,
+		.svm_port = s->cfg.port,
+	};
+	int fd = socket(AF_VSOCK, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int err;
+
+	if (fd < 0) {
+		err = errno;
+		srv_log(s, "socket(AF_VSOCK, SOCK_SEQPACKET): %s", strerror(err));
+		return -err;
+	}
+	if (set_buffer_size(fd, s->cfg.sock_buf) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(fd, (int)s->cfg.max_conns)) {
+		err = errno;
+		srv_log(s, "listening on vsock port %u: %s", s->cfg.port,
+		     strerror(err));
+		close(fd);
+		return -err;
+	}
+	s->listen_fd = fd;
+	return 0;
+}
+
+static int open_mapper(struct vshm_server *s)
+{
+	s->mapper_fd = open(s->cfg.mapper_path, O_RDWR | O_CLOEXEC);
+	if (s->mapper_fd < 0) {
+		int err = errno;
+
+		srv_log(s, "cannot open %s: %s%s", s->cfg.mapper_path,
+		     strerror(err), err == ENOENT ?
+		     " (is the vsock_shm_mapper module loaded?)" : "");
+		return -err;
+	}
+	return 0;
+}
+
+static void cfg_defaults(struct vshm_server_cfg *c)
+{
+	if (!c->max_conns)
+		c->max_conns = VSHM_SERVER_DEFAULT_CONNS;
+	if (!c->max_region_size)
+		c->max_region_size = VSHM_SERVER_DEFAULT_MAX_SIZE;
+	if (!c->max_regions)
+		c->max_regions = VSHM_SERVER_DEFAULT_REGIONS;
+	if (!c->sock_buf)
+		c->sock_buf = VSHM_SERVER_DEFAULT_SOCK_BUF;
+	if (c->sock_buf < VSHM_SERVER_MIN_SOCK_BUF)
+		c->sock_buf = VSHM_SERVER_MIN_SOCK_BUF;
+	if (!c->mapper_path)
+		c->mapper_path = VSHM_MAPPER_PATH;
+}
+
+static struct vshm_server *server_alloc(const struct vshm_server_cfg *cfg)
+{
+	struct vshm_server *s = calloc(1, sizeof(*s));
+	unsigned int i;
+
+	if (!s)
+		return NULL;
+	s->cfg = *cfg;
+	cfg_defaults(&s->cfg);
+	s->listen_fd = -1;
+	s->mapper_fd = -1;
+	s->conns = calloc(s->cfg.max_conns, sizeof(*s->conns));
+	s->pfds = calloc(s->cfg.max_conns + 1, sizeof(*s->pfds));
+	s->pmap = calloc(s->cfg.max_conns + 1, sizeof(*s->pmap));
+	s->buf = malloc(VSHM_MAX_MSG + 1);
+	if (!s->conns || !s->pfds || !s->pmap || !s->buf) {
+		vshm_server_free(s);
+		return NULL;
+	}
+	for (i = 0; i < s->cfg.max_conns; i++)
+		s->conns[i].fd = -1;
+	return s;
+}
+
+static struct vshm_server *server_new(const struct vshm_server_cfg *cfg,
+				      int listen_fd)
+{
+	struct vshm_server *s = server_alloc(cfg);
+	int ret;
+
+	if (!s) {
+		if (listen_fd >= 0)
+			close(listen_fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->listen_fd = listen_fd;
+	ret = open_mapper(s);
+	if (!ret && listen_fd < 0)
+		ret = open_listener(s);
+	if (ret) {
+		vshm_server_free(s);
+		errno = -ret;
+		return NULL;
+	}
+	return s;
+}
+
+struct vshm_server *vshm_server_new(const struct vshm_server_cfg *cfg)
+{
+	if (!cfg || !cfg->port) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return server_new(cfg, -1);
+}
+
+struct vshm_server *vshm_server_new_on_fd(const struct vshm_server_cfg *cfg,
+					  int listen_fd)
+{
+	if (!cfg || listen_fd < 0) {
+		if (listen_fd >= 0)
+			close(listen_fd);
+		errno = EINVAL;
+		return NULL;
+	}
+	return server_new(cfg, listen_fd);
+}
+
+/* Connections */
+
+static void conn_close(struct vshm_server *s, struct conn *c,
+		       const char *why)
+{
+	unsigned int errs = 0, n;
+
+	n = vshm_session_drop_all(c->sess, &errs);
+	s->st.regions_dropped += n;
+	s->st.unmap_errors += errs;
+	srv_log(s, "cid %u port %u: connection closed (%s), %u live region%s dropped%s",
+	     c->cid, c->port, why, n, n == 1 ? "" : "s",
+	     errs ? ", some unmaps failed" : "");
+	vshm_session_free(c->sess);
+	close(c->fd);
+	c->fd = -1;
+	c->sess = NULL;
+	s->st.conns_open--;
+}
+
+static struct conn *free_slot(struct vshm_server *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->cfg.max_conns; i++)
+		if (s->conns[i].fd < 0)
+			return &s->conns[i];
+	return NULL;
+}
+
+static int conn_open(struct vshm_server *s, struct conn *c, int fd,
+		     const struct sockaddr_vm *sa)
+{
+	struct vshm_session_cfg sc = {
+		.sock_fd = fd,
+		.peer_cid = sa->svm_cid,
+		.max_region_size = s->cfg.max_region_size,
+		.max_regions = s->cfg.max_regions,
+		.ops = &mapper_ops,
+		.ops_ctx = s,
+		.on_mapped = s->cfg.on_mapped,
+		.arg = s->cfg.arg,
+	};
+	int ret = set_buffer_size(fd, s->cfg.sock_buf);
+
+	if (ret) {
+		srv_log(s, "cid %u: SO_VM_SOCKETS_BUFFER_SIZE: %s", sa->svm_cid,
+		     strerror(-ret));
+		return ret;
+	}
+	c->sess = vshm_session_new(&sc);
+	if (!c->sess)
+		return -errno;
+	c->fd = fd;
+	c->cid = sa->svm_cid;
+	c->port = sa->svm_port;
+	s->st.conns_open++;
+	return 0;
+}
+
+/* The peer's vsock address; zeros for other families. */
+static void peer_addr(const struct sockaddr_storage *ss,
+		      struct sockaddr_vm *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	if (ss->ss_family == AF_VSOCK)
+		memcpy(sa, ss, sizeof(*sa));
+}
+
+static void accept_one(struct vshm_server *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct sockaddr_vm sa;
+	struct conn *c;
+	int fd;
+
+	memset(&ss, 0, sizeof(ss));
+	fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &len,
+		     SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			srv_log(s, "accept: %s", strerror(errno));
+		return;
+	}
+	peer_addr(&ss, &sa);
+	c = free_slot(s);
+	if (!c || conn_open(s, c, fd, &sa)) {
+		s->st.conns_refused++;
+		srv_log(s, "cid %u: connection refused: %s", sa.svm_cid,
+		     c ? "cannot set it up" : "too many connections");
+		close(fd);
+		return;
+	}
+	s->st.conns_accepted++;
+	srv_log(s, "cid %u port %u: connected", c->cid, c->port);
+}
+
+/* Logs what the session did with a message. */
+static void report(struct vshm_server *s, const struct conn *c,
+		   const struct vshm_session_out *out)
+{
+	const struct vshm_msg *err_msg = NULL;
+	struct vshm_msg m;
+
+	if (out->reply_type == VSHM_MSG_ERROR &&
+	    !vshm_decode(out->reply, out->reply_len, &m))
+		err_msg = &m;
+	if (err_msg)
+		srv_log(s, "cid %u region %u: ERROR %s to %s (detail %d)%s",
+		     c->cid, err_msg->region,
+		     vshm_err_name((int)err_msg->error.code),
+		     vshm_msg_type_name(err_msg->error.orig_type),
+		     err_msg->error.detail == VSHM_NO_INDEX ? -1 :
+		     (int)err_msg->error.detail,
+		     out->actions & VSHM_SESS_CLOSE ? ", closing" : "");
+	if (out->map_err)
+		srv_log(s, "cid %u region %u: mapping grant %llu failed: %s",
+		     c->cid, out->region.id,
+		     (unsigned long long)out->region.grant,
+		     strerror(-out->map_err));
+	if (out->unmap_err)
+		srv_log(s, "cid %u region %u: unmapping grant %llu: %s", c->cid,
+		     out->region.id, (unsigned long long)out->region.grant,
+		     strerror(-out->unmap_err));
+}
+
+static void account(struct vshm_server *s, const struct vshm_session_out *out)
+{
+	if (out->reply_type == VSHM_MSG_ERROR)
+		s->st.errors_sent++;
+	if (out->unmap_err)
+		s->st.unmap_errors++;
+	if (out->actions & VSHM_SESS_MAPPED)
+		s->st.regions_mapped++;
+	if (out->actions & VSHM_SESS_FREED) {
+		s->st.regions_freed++;
+		if (s->cfg.on_freed)
+			s->cfg.on_freed(s->cfg.arg, &out->region);
+	}
+}
+
+/*
+ * Sends the reply without blocking: a guest that keeps to stop-and-wait
+ * always has room for it, one that does not loses its connection.
+ */
+static int send_reply(const struct conn *c, const struct vshm_session_out *out)
+{
+	ssize_t n;
+
+	do {
+		n = send(c->fd, out->reply, out->reply_len,
+			 MSG_DONTWAIT | MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == out->reply_len ? 0 : -EMSGSIZE;
+}
+
+/* One message from c: feed it, answer it. */
+static void serve_conn(struct vshm_server *s, struct conn *c)
+{
+	struct vshm_session_out out;
+	ssize_t n;
+	int ret;
+
+	n = recv(c->fd, s->buf, VSHM_MAX_MSG + 1, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(s, c, n ? strerror(errno) : "end of stream");
+		return;
+	}
+	vshm_session_feed(c->sess, s->buf, (size_t)n, &out);
+	report(s, c, &out);
+	account(s, &out);
+	ret = send_reply(c, &out);
+	if (ret) {
+		conn_close(s, c, ret == -EAGAIN ?
+			   "guest does not read its answers" : strerror(-ret));
+		return;
+	}
+	if (out.actions & VSHM_SESS_CLOSE)
+		conn_close(s, c, "protocol error");
+}
+
+/* The poll loop */
+
+static nfds_t build_pollfds(struct vshm_server *s)
+{
+	nfds_t n = 1;
+	unsigned int i;
+
+	s->pfds[0].fd = s->listen_fd;
+	s->pfds[0].events = POLLIN;
+	for (i = 0; i < s->cfg.max_conns; i++) {
+		if (s->conns[i].fd < 0)
+			continue;
+		s->pfds[n].fd = s->conns[i].fd;
+		s->pfds[n].events = POLLIN;
+		s->pmap[n] = &s->conns[i];
+		n++;
+	}
+	return n;
+}
+
+int vshm_server_poll(struct vshm_server *s, int timeout_ms)
+{
+	nfds_t n, i;
+	int ready;
+
+	n = build_pollfds(s);
+	ready = poll(s->pfds, n, timeout_ms);
+	if (ready < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (i = 1; i < n; i++)
+		if (s->pfds[i].revents && s->pmap[i]->fd >= 0)
+			serve_conn(s, s->pmap[i]);
+	if (s->pfds[0].revents & POLLIN)
+		accept_one(s);
+	return 0;
+}
+
+int vshm_server_run(struct vshm_server *s)
+{
+	int ret = 0;
+
+	while (!s->stop && !ret)
+		ret = vshm_server_poll(s, 1000);
+	if (ret)
+		srv_log(s, "poll: %s", strerror(-ret));
+	return ret;
+}
+
+void vshm_server_stop(struct vshm_server *s)
+{
+	s->stop = 1;
+}
+
+void vshm_server_get_stats(const struct vshm_server *s,
+			   struct vshm_server_stats *st)
+{
+	*st = s->st;
+}
+
+void vshm_server_free(struct vshm_server *s)
+{
+	unsigned int i;
+
+	if (!s)
+		return;
+	for (i = 0; s->conns && i < s->cfg.max_conns; i++)
+		if (s->conns[i].fd >= 0)
+			conn_close(s, &s->conns[i], "server exit");
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->mapper_fd >= 0)
+		close(s->mapper_fd);
+	free(s->conns);
+	free(s->pfds);
+	free(s->pmap);
+	free(s->buf);
+	free(s);
+}
