@@ -64,7 +64,7 @@ bpf: kernel
 
 # Initramfs images of the lab: L1 (host VM) and L2 (guests, with the peer
 # suite and the guest programs).
-L2_PROGS = $(B)/peer/vsock_test $(B)/guest/* $(TOP)/selftests/sharing/guest-*.sh
+L2_PROGS = $(B)/peer/vsock_test $(B)/guest/* $(TOP)/selftests/sharing/guest-*.sh $(TOP)/scripts/lab/demo-guest.sh
 lab: kernel peer userspace selftests
 	@$(KENV) && \
 	$(TOP)/scripts/lab/initramfs.sh l1 $(B)/lab/l1.cpio.gz && \

@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# "make demo": boot L1, load vhost_vsock_shm in place of vhost_vsock, start a
-# host echo server, boot an L2 guest that does 1000 AF_VSOCK round trips
-# through the fork, and show the fork's hook counters. Ends with "demo: OK".
+# "make demo": the seed's method end to end in the lab (scripts/lab/demo-l1.sh):
+# a guest shares 64 MiB of 4 KiB and 64 MiB of 2 MiB pages with a host
+# server through vhost_vsock_shm, the BPF policy and the mapper. Ends with "demo: OK".
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"

@@ -6,8 +6,9 @@
  * that the host answers with the ERROR code the protocol defines for it.
  * TAP on stdout.
  *
- *   guest_rules PORT [--no-policy]
+ *   guest_rules PORT [--no-policy | --ram-end ADDR]
  *
+ * The shares that must succeed carry the pattern vshm-server checks. *
  * With --no-policy (no policy loaded on the host) the single case checks
  * that a valid GPA_LIST is answered VSHM_E_NOPOLICY.
  */
@@ -24,12 +25,14 @@
 
 #include "extent.h"
 #include "pagemap.h"
+#include "pattern.h"
 #include "proto.h"
 
 #define HOST_CID	2
 #define TIMEOUT_MS	20000
 
 static unsigned int port;
+static uint64_t ram_end = 0x10000000;	/* the guest's RAM size: -m */
 static int test_nr;
 static int failed;
 
@@ -172,6 +175,7 @@ static void case_dup_across_regions(void)
 	ssize_t len;
 	int s = vconnect(), t;
 
+	vshm_pattern_fill(mem, 4096, VSHM_PATTERN_DEFAULT_SEED, 1);
 	if (s < 0 || alloc_region(s, 1, 1)) {
 		report(name, 0, "setup failed");
 		goto out;
@@ -222,6 +226,7 @@ static void case_valid_share(void)
 	ssize_t len;
 	int s = vconnect(), ok = 0;
 
+	vshm_pattern_fill(mem + 4096, 4096, VSHM_PATTERN_DEFAULT_SEED, 5);
 	if (s >= 0 && !alloc_region(s, 5, 1)) {
 		len = list_of(buf, 5, &r, 1);
 		if (len > 0 && !vsend(s, buf, (size_t)len) &&
@@ -256,7 +261,7 @@ static void run_all(void)
 	run_list_case("gpa_outside_memslots", &r, 1, VSHM_E_NOTMAPPABLE);
 	r = (struct vshm_run){ 0xfee00000ULL, 1 };	/* local APIC */
 	run_list_case("gpa_in_apic_mmio_hole", &r, 1, VSHM_E_NOTMAPPABLE);
-	r = (struct vshm_run){ 0x10000000ULL - 4096, 2 };	/* past RAM's end */
+	r = (struct vshm_run){ ram_end - 4096, 2 };	/* past RAM's end */
 	run_list_case("extent_past_end_of_ram", &r, 1, VSHM_E_NOTMAPPABLE);
 	r = (struct vshm_run){ 0xfffff000ULL, 1 };	/* BIOS ROM */
 	run_list_case("gpa_in_readonly_memslot", &r, 1, VSHM_E_RDONLY);
@@ -333,7 +338,7 @@ int main(int argc, char **argv)
 	int fd, i;
 
 	if (argc < 2 || !(port = (unsigned int)strtoul(argv[1], NULL, 0))) {
-		fprintf(stderr, "usage: guest_rules PORT [--no-policy]\n");
+		fprintf(stderr, "usage: guest_rules PORT [--no-policy | --ram-end ADDR]\n");
 		return 1;
 	}
 	mem = mmap(NULL, 8 * 4096, PROT_READ | PROT_WRITE,
@@ -351,6 +356,8 @@ int main(int argc, char **argv)
 	}
 	close(fd);
 
+	if (argc > 3 && !strcmp(argv[2], "--ram-end"))
+		ram_end = strtoull(argv[3], NULL, 0);
 	if (argc > 2 && !strcmp(argv[2], "--no-policy"))
 		run_no_policy();
 	else
