@@ -4,10 +4,10 @@
 # the way MODE says while the region is live:
 #   kill      SIGKILL the guest client (its connection is reset)
 #   poweroff  power the guest off
-#   hold      keep it for 60 s (the host acts meanwhile)
+#   hold      keep it for HOLD_MS (default 15 s) while the host acts
 # Usage: guest-hold.sh PORT SIZE MODE
 port=$1 size=$2 mode=$3
-vshm-guest share --port "$port" --size "$size" --hold-ms 60000 > /tmp/share.log 2>&1 &
+vshm-guest share --port "$port" --size "$size" --hold-ms "${HOLD_MS:-15000}" > /tmp/share.log 2>&1 &
 pid=$!
 i=0
 until grep -q 'region' /tmp/share.log; do
