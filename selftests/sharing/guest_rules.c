@@ -217,6 +217,19 @@ static void case_free_rules(void)
 		     VSHM_E_NOREGION);
 }
 
+/* The host runs this with max_pages_per_vm = 4: 8 pages are over it. */
+static void case_quota(void)
+{
+	struct vshm_run runs[8];
+	size_t n;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		runs[i] = (struct vshm_run){ gpa[i], 1 };
+	n = (size_t)vshm_coalesce(gpa, 8, runs, 8);
+	run_list_case("over_vm_page_quota", runs, n, VSHM_E_QUOTA);
+}
+
 static void case_valid_share(void)
 {
 	const char *name = "valid_share_and_free";
@@ -324,6 +337,7 @@ static void run_all(void)
 
 	case_dup_across_regions();
 	case_free_rules();
+	case_quota();
 }
 
 static void run_no_policy(void)
