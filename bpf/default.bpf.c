@@ -10,25 +10,10 @@
 const volatile __u32 policy_tag = 1;
 
 SEC("tp_btf/vsock_shm_guest_pkt")
-int BPF_PROG(vsock_shm_default, struct vsock_shm_pkt_ctx *pkt)
+int BPF_PROG(vsock_shm_policy, struct vsock_shm_pkt_ctx *pkt)
 {
-	int err;
-
-	if (!pkt->msg_type)
-		return 0;
-	policy_count(POLICY_MSGS);
-	if (pkt->msg_type != VSHM_MSG_GPA_LIST || pkt->msg_status)
-		return 0;
-	policy_count(POLICY_LISTS);
-
-	err = vsock_shm_translate_memslots(pkt);
-	if (!err) {
-		vsock_shm_set_verdict(pkt, VSOCK_SHM_TRANSLATE, 0, policy_tag);
-		policy_count(POLICY_TRANSLATED);
-	} else {
-		vsock_shm_set_verdict(pkt, VSOCK_SHM_REFUSE, err, policy_tag);
-		policy_count(POLICY_REFUSED);
-	}
+	if (policy_is_list(pkt))
+		policy_translated(pkt, vsock_shm_translate_memslots(pkt), policy_tag);
 	return 0;
 }
 

@@ -22,6 +22,7 @@
 
 /* Kfuncs of vhost_vsock_shm (translate.c). */
 extern int vsock_shm_translate_memslots(struct vsock_shm_pkt_ctx *ctx) __ksym;
+extern int vsock_shm_translate_iotlb(struct vsock_shm_pkt_ctx *ctx) __ksym;
 extern int vsock_shm_set_verdict(struct vsock_shm_pkt_ctx *ctx, __u32 verdict,
 				 __u32 code, __u32 policy) __ksym;
 
@@ -47,6 +48,31 @@ static __always_inline void policy_count(__u32 which)
 
 	if (v)
 		(*v)++;
+}
+
+/* Gives the verdict for a translation result: translate, or refuse with it. */
+static __always_inline void policy_translated(struct vsock_shm_pkt_ctx *pkt,
+					      int err, __u32 tag)
+{
+	if (!err) {
+		vsock_shm_set_verdict(pkt, VSOCK_SHM_TRANSLATE, 0, tag);
+		policy_count(POLICY_TRANSLATED);
+	} else {
+		vsock_shm_set_verdict(pkt, VSOCK_SHM_REFUSE, err, tag);
+		policy_count(POLICY_REFUSED);
+	}
+}
+
+/* True for a whole, valid GPA_LIST: the only packets policies act on. */
+static __always_inline bool policy_is_list(struct vsock_shm_pkt_ctx *pkt)
+{
+	if (!pkt->msg_type)
+		return false;
+	policy_count(POLICY_MSGS);
+	if (pkt->msg_type != VSHM_MSG_GPA_LIST || pkt->msg_status)
+		return false;
+	policy_count(POLICY_LISTS);
+	return true;
 }
 
 #endif /* _VSOCK_SHM_BPF_POLICY_H */

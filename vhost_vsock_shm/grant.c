@@ -17,6 +17,7 @@
 #include <linux/module.h>
 #include <linux/net.h>
 #include <linux/sched/mm.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
 #include <net/af_vsock.h>
@@ -606,6 +607,33 @@ out_unlock:
 	return ret;
 }
 EXPORT_SYMBOL_GPL(vsock_shm_grant_mmap);
+
+static const char *grant_state_name(enum vsock_shm_grant_state state)
+{
+	switch (state) {
+	case VSOCK_SHM_GRANT_FILLING:
+		return "filling";
+	case VSOCK_SHM_GRANT_COMPLETE:
+		return "complete";
+	default:
+		return "revoked";
+	}
+}
+
+/* One line per live grant: id cid guest_port host_port region pages state pid */
+void vsock_shm_grants_show(struct seq_file *m)
+{
+	struct vsock_shm_grant *g;
+	unsigned long id;
+
+	xa_lock(&vsock_shm_grant_ids);
+	xa_for_each(&vsock_shm_grant_ids, id, g)
+		seq_printf(m, "%u %u %u %u %u %u %s %d\n", g->id, g->cid,
+			   g->guest_port, g->host_port, g->region, g->nr_pages,
+			   grant_state_name(READ_ONCE(g->state)),
+			   READ_ONCE(g->server_pid));
+	xa_unlock(&vsock_shm_grant_ids);
+}
 
 int vsock_shm_grants_init(void)
 {

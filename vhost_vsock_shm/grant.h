@@ -17,6 +17,7 @@
 #include <linux/mutex.h>
 #include <linux/types.h>
 
+struct seq_file;
 struct socket;
 struct vsock_shm_dev;
 struct vsock_shm_pkt;
@@ -60,6 +61,7 @@ struct vsock_shm_grant {
 	u32 nr_pages;
 	struct page **pages;		/* nr_pages entries, @filled pinned */
 	struct mm_struct *vmm_mm;	/* charged for the pins (mmgrab) */
+	pid_t server_pid;		/* last process authorized to map it */
 
 	/* Under vsock_shm_dev.lock: */
 	struct list_head conn_node;
@@ -92,6 +94,7 @@ void vsock_shm_grant_put(struct vsock_shm_grant *g);
 int vsock_shm_grant_mmap(struct vsock_shm_grant *g, struct vm_area_struct *vma,
 			 unsigned long first_page);
 
+void vsock_shm_grants_show(struct seq_file *m);
 int vsock_shm_grants_init(void);
 void vsock_shm_grants_exit(void);
 

@@ -120,6 +120,7 @@ static void pkt_apply(struct vsock_shm_pkt *pkt, struct sk_buff *skb,
 		vsock_shm_stat_inc(VSOCK_SHM_STAT_LISTS_PASSED);
 		return;
 	case VSOCK_SHM_REFUSE:
+		vsock_shm_stat_verdict(ctx->policy, false);
 		pkt_refuse(pkt, skb, c, ctx->code, VSHM_NO_INDEX);
 		return;
 	}
@@ -133,6 +134,7 @@ static void pkt_apply(struct vsock_shm_pkt *pkt, struct sk_buff *skb,
 		return;
 	}
 	err = vsock_shm_grant_chunk(pkt->sd, c, pkt, &grant, &detail);
+	vsock_shm_stat_verdict(ctx->policy, !err);
 	if (err) {
 		pkt_refuse(pkt, skb, c, err, detail);
 		return;
@@ -173,6 +175,10 @@ void vsock_shm_guest_pkt(struct vsock_shm_dev *sd, u32 guest_cid,
 		if (first)
 			pkt_parse(pkt, skb);
 	}
+	mutex_lock(&sd->lock);
+	ctx->vm_pages = min_t(u64, sd->pinned_pages, U32_MAX);
+	ctx->vm_grants = sd->nr_grants;
+	mutex_unlock(&sd->lock);
 
 	/* The guest may not send what only the host may write. */
 	if (ctx->msg_type == VSHM_MSG_HPA_LIST || ctx->msg_type == VSHM_MSG_REFUSED) {

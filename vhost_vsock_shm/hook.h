@@ -17,6 +17,7 @@
  * call returns 0 or an enum vshm_err (negative errno for a misuse).
  */
 int vsock_shm_translate_memslots(struct vsock_shm_pkt_ctx *ctx);
+int vsock_shm_translate_iotlb(struct vsock_shm_pkt_ctx *ctx);
 int vsock_shm_set_verdict(struct vsock_shm_pkt_ctx *ctx, u32 verdict,
 			  u32 code, u32 policy);
 

@@ -78,6 +78,7 @@ static long mapper_map(struct mapper_file *mf, void __user *argp)
 		vsock_shm_grant_put(g);
 	if (err && err != -EBUSY)
 		goto out_put;
+	WRITE_ONCE(g->server_pid, task_tgid_nr(current));
 	req.offset = (u64)req.grant << VSOCK_SHM_GRANT_MAP_SHIFT;
 	req.nr_pages = g->nr_pages;
 	req.size = (u64)g->nr_pages << PAGE_SHIFT;

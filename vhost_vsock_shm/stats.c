@@ -6,6 +6,7 @@
 #include <linux/percpu.h>
 #include <linux/seq_file.h>
 
+#include "grant.h"
 #include "stats.h"
 
 DEFINE_PER_CPU(struct vsock_shm_stats, vsock_shm_stats);
@@ -45,15 +46,19 @@ const char *vsock_shm_stat_name(enum vsock_shm_stat s)
 	return vsock_shm_stat_names[s];
 }
 
-static u64 refused_sum(u32 code)
+/* Sums one u64 at @off in every CPU's struct vsock_shm_stats. */
+static u64 sum_at(size_t off)
 {
 	u64 sum = 0;
 	int cpu;
 
 	for_each_possible_cpu(cpu)
-		sum += per_cpu(vsock_shm_stats, cpu).refused[code];
+		sum += *(u64 *)((char *)per_cpu_ptr(&vsock_shm_stats, cpu) + off);
 	return sum;
 }
+
+#define STAT_OFF(field, i) \
+	(offsetof(struct vsock_shm_stats, field) + (i) * sizeof(u64))
 
 /* "name value" lines; refusals as "refused_<VSHM_E_...> value". */
 static int vsock_shm_stats_show(struct seq_file *m, void *v)
@@ -66,16 +71,35 @@ static int vsock_shm_stats_show(struct seq_file *m, void *v)
 			   vsock_shm_stat_sum(s));
 	for (code = 1; code < VSOCK_SHM_NR_CODES; code++)
 		seq_printf(m, "refused_%s %llu\n", vshm_err_name(code),
-			   refused_sum(code));
+			   sum_at(STAT_OFF(refused, code)));
+	/* Per policy tag, only tags that gave a verdict. */
+	for (code = 0; code < VSOCK_SHM_NR_TAGS; code++) {
+		u64 t = sum_at(STAT_OFF(tag_translated, code));
+		u64 r = sum_at(STAT_OFF(tag_refused, code));
+
+		if (!t && !r)
+			continue;
+		seq_printf(m, "policy_%u_translated %llu\n", code, t);
+		seq_printf(m, "policy_%u_refused %llu\n", code, r);
+	}
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(vsock_shm_stats);
+
+static int vsock_shm_grants_file_show(struct seq_file *m, void *v)
+{
+	vsock_shm_grants_show(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(vsock_shm_grants_file);
 
 int vsock_shm_stats_init(void)
 {
 	vsock_shm_debugfs = debugfs_create_dir("vhost_vsock_shm", NULL);
 	debugfs_create_file("stats", 0444, vsock_shm_debugfs, NULL,
 			    &vsock_shm_stats_fops);
+	debugfs_create_file("grants", 0400, vsock_shm_debugfs, NULL,
+			    &vsock_shm_grants_file_fops);
 	return 0;
 }
 

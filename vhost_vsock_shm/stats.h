@@ -31,9 +31,14 @@ enum vsock_shm_stat {
 /* Refusals are also counted per enum vshm_err code. */
 #define VSOCK_SHM_NR_CODES	(VSHM_E_MAX + 1)
 
+/* Verdicts are also counted per policy tag (vsock_shm_pkt_ctx.policy). */
+#define VSOCK_SHM_NR_TAGS	256
+
 struct vsock_shm_stats {
 	u64 v[VSOCK_SHM_STAT_NR];
 	u64 refused[VSOCK_SHM_NR_CODES];
+	u64 tag_translated[VSOCK_SHM_NR_TAGS];
+	u64 tag_refused[VSOCK_SHM_NR_TAGS];
 };
 
 DECLARE_PER_CPU(struct vsock_shm_stats, vsock_shm_stats);
@@ -53,6 +58,17 @@ static inline void vsock_shm_stat_refused(u32 code)
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_LISTS_REFUSED);
 	if (code < VSOCK_SHM_NR_CODES)
 		this_cpu_inc(vsock_shm_stats.refused[code]);
+}
+
+/* A verdict of policy @tag was carried out. */
+static inline void vsock_shm_stat_verdict(u32 tag, bool translated)
+{
+	if (tag >= VSOCK_SHM_NR_TAGS)
+		tag = 0;
+	if (translated)
+		this_cpu_inc(vsock_shm_stats.tag_translated[tag]);
+	else
+		this_cpu_inc(vsock_shm_stats.tag_refused[tag]);
 }
 
 u64 vsock_shm_stat_sum(enum vsock_shm_stat s);

@@ -14,10 +14,13 @@
 #include <linux/btf_ids.h>
 #include <linux/kvm_host.h>
 #include <linux/srcu.h>
+#include <linux/vhost_iotlb.h>
+#include <linux/virtio_vsock.h>
 
 #include "hook.h"
 #include "pkt.h"
 #include "translate.h"
+#include "vhost.h"
 
 /*
  * Checks that extent [gfn, gfn + n) lies in one user memslot the guest may
@@ -85,6 +88,54 @@ int vsock_shm_translate_memslots(struct vsock_shm_pkt_ctx *ctx)
 			   VSOCK_SHM_XLAT_MEMSLOTS);
 }
 
+/*
+ * Checks that extent [gpa, gpa + n pages) lies in one mapping of the vhost
+ * device's memory table that the guest may write, and returns the VMM
+ * address of its first page in *hva.
+ */
+static int iotlb_extent(struct vhost_iotlb *umem, u64 gpa, u32 n, u64 *hva)
+{
+	u64 last = gpa + ((u64)n << PAGE_SHIFT) - 1;
+	struct vhost_iotlb_map *map;
+
+	map = umem ? vhost_iotlb_itree_first(umem, gpa, last) : NULL;
+	if (!map || map->start > gpa || map->last < last)
+		return VSHM_E_NOTMAPPABLE;
+	if (!(map->perm & VHOST_ACCESS_WO))
+		return VSHM_E_RDONLY;
+	*hva = map->addr + (gpa - map->start);
+	return 0;
+}
+
+/*
+ * Translation through the vhost device's own memory table (the one the VMM
+ * gave with VHOST_SET_MEM_TABLE): works for a VMM without KVM. The table
+ * cannot change under us: the hook runs with the TX virtqueue mutex held,
+ * which VHOST_SET_MEM_TABLE takes to swap it.
+ */
+int vsock_shm_translate_iotlb(struct vsock_shm_pkt_ctx *ctx)
+{
+	struct vsock_shm_pkt *pkt = to_pkt(ctx);
+	struct vhost_virtqueue *vq = pkt->sd->vdev->vqs[VSOCK_VQ_TX];
+	int ret;
+	u32 i;
+
+	ret = xlat_applicable(ctx);
+	if (ret)
+		return ret < 0 ? ret : xlat_result(ctx, ret, VSHM_NO_INDEX, 0);
+	for (i = 0; i < pkt->info.nr_ext; i++) {
+		u64 gpa;
+		u32 n;
+
+		vshm_wire_ext_get(pkt->info.ext, i, &gpa, &n);
+		ret = iotlb_extent(vq->umem, gpa, n, &pkt->hva[i]);
+		if (ret)
+			break;
+	}
+	return xlat_result(ctx, ret, ret ? i : VSHM_NO_INDEX,
+			   VSOCK_SHM_XLAT_IOTLB);
+}
+
 int vsock_shm_set_verdict(struct vsock_shm_pkt_ctx *ctx, u32 verdict,
 			  u32 code, u32 policy)
 {
@@ -112,6 +163,7 @@ int vsock_shm_set_verdict(struct vsock_shm_pkt_ctx *ctx, u32 verdict,
 
 BTF_SET8_START(vsock_shm_kfunc_ids)
 BTF_ID_FLAGS(func, vsock_shm_translate_memslots)
+BTF_ID_FLAGS(func, vsock_shm_translate_iotlb)
 BTF_ID_FLAGS(func, vsock_shm_set_verdict)
 BTF_SET8_END(vsock_shm_kfunc_ids)
 

@@ -93,13 +93,13 @@ static int policy_load(const char *name)
 		err_msg("the kernel refused the policy: %s", strerror(-err));
 		goto out;
 	}
-	link = bpf_program__attach(skel->progs.vsock_shm_default);
+	link = bpf_program__attach(skel->progs.vsock_shm_policy);
 	err = libbpf_get_error(link);
 	if (err) {
 		err_msg("cannot attach the policy: %s", strerror(-err));
 		goto out;
 	}
-	skel->links.vsock_shm_default = link;
+	skel->links.vsock_shm_policy = link;
 	err = bpf_map__pin(skel->maps.counters, PIN_COUNTERS);
 	if (!err)
 		err = bpf_link__pin(link, PIN_LINK);
