@@ -6,12 +6,17 @@
  *   vshm-guest share [--cid 2] --port P --size SIZE[K|M|G] [--huge]
  *                    [--count N] [--seed S] [--hold-ms MS] [--compact-check]
  *                    [--no-free] [--quiet] [--timeout-ms MS] [--max-msg B]
+ *                    [--repeat R]
  *
  * Each region is filled with the pattern of pattern.h before sharing; after
  * MAPPED the host must have complemented the first word of every 4 KiB page
  * and left the rest alone. The N regions are shared one after another, all
  * stay live, then are freed in reverse order. --compact-check then asks
  * the kernel to compact memory and fails if any shared page moved.
+ *
+ * --repeat R does the whole share/check/free cycle R times on one
+ * connection, without pause (a request stream for the policy swap test),
+ * and prints "vshm-guest: repeat: R cycles, M regions mapped and freed".
  *
  * Output: one line per region, then "vshm-guest: OK" or
  * "vshm-guest: FAILED: <reason>". Exit status 0 or 1 (also for bad
@@ -46,6 +51,7 @@ struct options {
 	bool quiet;
 	int timeout_ms;
 	size_t max_msg;
+	unsigned int repeat;
 };
 
 /* One shared region and what is printed about it. */
@@ -61,6 +67,7 @@ struct run {
 	struct vshm_guest *g;
 	struct item *items;
 	unsigned int nr;		/* regions shared so far */
+	unsigned int cycles;		/* --repeat cycles completed */
 	char reason[320];
 };
 
@@ -89,7 +96,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vshm-guest share [--cid CID] --port PORT --size SIZE[K|M|G]\n"
-		"           [--huge] [--count N] [--seed S] [--hold-ms MS]\n"
+		"           [--huge] [--count N] [--seed S] [--hold-ms MS] [--repeat R]\n"
 		"           [--compact-check] [--no-free] [--quiet]\n"
 		"           [--timeout-ms MS] [--max-msg BYTES]\n");
 }
@@ -141,6 +148,7 @@ static int parse_size(const char *s, size_t *out)
 enum {
 	OPT_CID = 1, OPT_PORT, OPT_SIZE, OPT_HUGE, OPT_COUNT, OPT_SEED,
 	OPT_HOLD, OPT_COMPACT, OPT_NO_FREE, OPT_QUIET, OPT_TIMEOUT, OPT_MAXMSG,
+	OPT_REPEAT,
 };
 
 static const struct option long_opts[] = {
@@ -156,6 +164,7 @@ static const struct option long_opts[] = {
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
 	{ "max-msg", required_argument, NULL, OPT_MAXMSG },
+	{ "repeat", required_argument, NULL, OPT_REPEAT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -194,6 +203,8 @@ static int parse_one(struct options *o, int c, const char *arg)
 			return -1;
 		o->timeout_ms = (int)v;
 		return 0;
+	case OPT_REPEAT:
+		return parse_uint(arg, &o->repeat) || !o->repeat ? -1 : 0;
 	case OPT_MAXMSG:
 		if (parse_u64(arg, &u))
 			return -1;
@@ -211,6 +222,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	*o = (struct options) {
 		.cid = 2,
 		.count = 1,
+		.repeat = 1,
 		.seed = VSHM_PATTERN_DEFAULT_SEED,
 		.timeout_ms = VSHM_GUEST_DEFAULT_TIMEOUT_MS,
 	};
@@ -412,12 +424,10 @@ static int connect_host(struct run *run)
 	return 0;
 }
 
-static int run_share(struct run *run)
+static int run_cycle(struct run *run)
 {
 	unsigned int i;
 
-	if (connect_host(run))
-		return -1;
 	for (i = 0; i < run->opt.count; i++)
 		if (share_one(run))
 			return -1;
@@ -426,6 +436,26 @@ static int run_share(struct run *run)
 	hold(run->opt.hold_ms);
 	if (!run->opt.no_free && free_all(run))
 		return -1;
+	return 0;
+}
+
+static int run_share(struct run *run)
+{
+	unsigned int r;
+
+	if (connect_host(run))
+		return -1;
+	for (r = 0; r < run->opt.repeat; r++) {
+		/* Only the last cycle's regions are kept for printing. */
+		run->nr = 0;
+		memset(run->items, 0, run->opt.count * sizeof(*run->items));
+		if (run_cycle(run))
+			return -1;
+		run->cycles++;
+	}
+	if (run->opt.repeat > 1)
+		printf("vshm-guest: repeat: %u cycles, %u regions mapped and freed\n",
+		       run->cycles, run->cycles * run->opt.count);
 	return 0;
 }
 
