@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "pattern.h"
 #include "vshm_server.h"
 
@@ -34,6 +35,7 @@ struct app {
 	uint64_t seed;
 	uint64_t exit_after;
 	bool json;
+	bool bench;
 	uint64_t freed;
 	unsigned int failures;
 	struct vshm_server *server;
@@ -136,6 +138,25 @@ static int check_and_mark(struct app *a, const struct vshm_session_region *r)
 	return 0;
 }
 
+/* --bench: the same work on the mapping and on local memory. */
+static void print_bench(const struct vshm_session_region *r)
+{
+	struct vshm_bench b;
+	int ret = vshm_bench_region(r->ptr, (size_t)r->info.size,
+				    r->page_size, &b);
+
+	if (ret) {
+		fprintf(stderr, "vshm-server: region %u: bench: %s\n", r->id,
+			strerror(-ret));
+		return;
+	}
+	printf("vshm-server: bench region %u size=%llu page=%u populate_ms=%.3f local_huge=%d read_mapped_gbs=%.3f read_local_gbs=%.3f write_mapped_gbs=%.3f write_local_gbs=%.3f\n",
+	       r->id, (unsigned long long)r->info.size, r->page_size,
+	       ms(b.populate_ns), b.local_huge, b.read_mapped_gbs,
+	       b.read_local_gbs, b.write_mapped_gbs, b.write_local_gbs);
+	fflush(stdout);
+}
+
 static int on_mapped(void *arg, const struct vshm_session_region *r)
 {
 	struct app *a = arg;
@@ -144,6 +165,8 @@ static int on_mapped(void *arg, const struct vshm_session_region *r)
 	if (ret)
 		a->failures++;
 	print_mapped(a, r, ret ? "FAILED" : "ok");
+	if (!ret && a->bench)
+		print_bench(r);
 	return ret;
 }
 
@@ -169,7 +192,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: vshm-server --port PORT [--max-conns N] [--exit-after N]\n"
-		"           [--seed S] [--max-size SIZE[K|M|G]] [--json]\n");
+		"           [--seed S] [--max-size SIZE[K|M|G]] [--json] [--bench]\n");
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -203,7 +226,10 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-enum { OPT_PORT = 1, OPT_CONNS, OPT_EXIT, OPT_SEED, OPT_SIZE, OPT_JSON };
+enum {
+	OPT_PORT = 1, OPT_CONNS, OPT_EXIT, OPT_SEED, OPT_SIZE, OPT_JSON,
+	OPT_BENCH,
+};
 
 static const struct option long_opts[] = {
 	{ "port", required_argument, NULL, OPT_PORT },
@@ -212,6 +238,7 @@ static const struct option long_opts[] = {
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "max-size", required_argument, NULL, OPT_SIZE },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "bench", no_argument, NULL, OPT_BENCH },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -239,6 +266,9 @@ static int parse_one(struct vshm_server_cfg *cfg, struct app *a, int c,
 		return parse_size(arg, &cfg->max_region_size);
 	case OPT_JSON:
 		a->json = true;
+		return 0;
+	case OPT_BENCH:
+		a->bench = true;
 		return 0;
 	default:
 		return -1;
