@@ -60,6 +60,7 @@ struct item {
 	struct vshm_region_stats st;
 	bool freed;
 	uint64_t free_ns;
+	uint64_t fill_ns;	/* writing the pattern: the guest's data in */
 };
 
 struct run {
@@ -248,11 +249,18 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 /* Steps */
 
+struct fill_arg {
+	uint64_t seed;
+	uint64_t ns;
+};
+
 static int fill_region(void *ptr, size_t size, uint32_t region, void *arg)
 {
-	const uint64_t *seed = arg;
+	struct fill_arg *fa = arg;
+	uint64_t t = now_ns();
 
-	vshm_pattern_fill(ptr, size, *seed, region);
+	vshm_pattern_fill(ptr, size, fa->seed, region);
+	fa->ns = now_ns() - t;
 	return 0;
 }
 
@@ -276,14 +284,16 @@ static int share_one(struct run *run)
 {
 	struct item *it = &run->items[run->nr];
 	unsigned int flags = run->opt.huge ? VSHM_SHARE_HUGE : 0;
+	struct fill_arg fa = { .seed = run->opt.seed };
 
 	it->r = vshm_share_fill(run->g, run->opt.size, flags,
 				VSHM_ACCESS_READ | VSHM_ACCESS_WRITE,
-				fill_region, &run->opt.seed);
+				fill_region, &fa);
 	if (!it->r)
 		return fail(run, "region #%u: share: %s: %s", run->nr + 1,
 			    strerror(errno), vshm_guest_last_failure(run->g));
 	it->st = *vshm_region_stats(it->r);
+	it->fill_ns = fa.ns;
 	run->nr++;
 	return check_host_words(run, it);
 }
@@ -400,10 +410,10 @@ static void print_item(const struct item *it)
 		snprintf(free_ms, sizeof(free_ms), "%.3f", ms(it->free_ns));
 	else
 		snprintf(free_ms, sizeof(free_ms), "-");
-	printf("vshm-guest: region %u size=%zu pages=%u extents=%u chunks=%u pin_ms=%.3f share_ms=%.3f free_ms=%s grant=%llu\n",
+	printf("vshm-guest: region %u size=%zu pages=%u extents=%u chunks=%u fill_ms=%.3f pin_ms=%.3f share_ms=%.3f free_ms=%s grant=%llu\n",
 	       it->st.region, it->st.size, it->st.nr_pages, it->st.nr_extents,
-	       it->st.nr_chunks, ms(it->st.pin_ns), ms(it->st.share_ns),
-	       free_ms, (unsigned long long)it->st.grant);
+	       it->st.nr_chunks, ms(it->fill_ns), ms(it->st.pin_ns),
+	       ms(it->st.share_ns), free_ms, (unsigned long long)it->st.grant);
 }
 
 static int connect_host(struct run *run)
