@@ -20,7 +20,7 @@ KENV = eval "$$($(TOP)/scripts/kernel.sh | grep -E '^K(VER|DIR)=')" && export KV
 
 CC_USER := gcc
 
-.PHONY: all deps kernel modules bpf peer selftests userspace lab unit test demo \
+.PHONY: all deps kernel modules bpf peer selftests userspace lab unit test demo bench \
 	shell-l1 checkpatch clean distclean help
 
 all: modules bpf peer selftests userspace lab
@@ -64,7 +64,8 @@ bpf: kernel
 
 # Initramfs images of the lab: L1 (host VM) and L2 (guests, with the peer
 # suite and the guest programs).
-L2_PROGS = $(B)/peer/vsock_test $(B)/guest/* $(TOP)/selftests/sharing/guest-*.sh $(TOP)/scripts/lab/demo-guest.sh
+L2_PROGS = $(B)/peer/vsock_test $(B)/guest/* $(TOP)/selftests/sharing/guest-*.sh \
+	$(TOP)/scripts/lab/demo-guest.sh $(TOP)/scripts/lab/bench-guest.sh
 lab: kernel peer userspace selftests
 	@$(KENV) && \
 	$(TOP)/scripts/lab/initramfs.sh l1 $(B)/lab/l1.cpio.gz && \
@@ -78,6 +79,10 @@ test:
 
 demo: all
 	@$(TOP)/scripts/demo.sh
+
+# Ratios measured side by side in the lab, into build/bench.json.
+bench: all
+	@$(TOP)/scripts/bench.sh
 
 # An interactive shell in L1 (scripts/lab/l2 starts guests from there).
 shell-l1: all

@@ -1,0 +1,13 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# "make bench": the figures of docs/performance.md, measured in the lab
+# (scripts/lab/bench-l1.sh) as ratios taken side by side in one run, written
+# to build/bench.json. Not part of "make test": nothing here asserts a time.
+set -euo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+cd "$TOP"
+B=${BUILD:-$TOP/build}
+scripts/lab/l1 -t 3600 -m 6G -n bench -- scripts/lab/bench-l1.sh
+cp "$B/lab/runs/bench/bench.json" "$B/bench.json"
+echo "bench: wrote $B/bench.json"
