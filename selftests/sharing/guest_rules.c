@@ -6,11 +6,12 @@
  * that the host answers with the ERROR code the protocol defines for it.
  * TAP on stdout.
  *
- *   guest_rules PORT [--no-policy | --ram-end ADDR]
+ *   guest_rules PORT [--no-policy | --quota | --ram-end ADDR]
  *
  * The shares that must succeed carry the pattern vshm-server checks. *
  * With --no-policy (no policy loaded on the host) the single case checks
- * that a valid GPA_LIST is answered VSHM_E_NOPOLICY.
+ * that a valid GPA_LIST is answered VSHM_E_NOPOLICY; with --quota (the host
+ * set max_pages_per_vm to 4) that 8 pages are refused VSHM_E_QUOTA.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -261,6 +262,233 @@ static void case_valid_share(void)
 		close(s);
 }
 
+/* A message alone on a fresh connection (no ALLOC first). */
+static void expect_alone(const char *name, const unsigned char *msg,
+			 size_t len, uint32_t code)
+{
+	expect_error(name, msg, len, 0, code);
+}
+
+static ssize_t alloc_msg(unsigned char *buf, uint32_t region, uint64_t size,
+			 uint32_t page_size, uint32_t access)
+{
+	/* Encoded valid, then patched: the encoder refuses bad values. */
+	ssize_t len = vshm_encode_alloc(buf, VSHM_MAX_MSG, region, 4096, 4096,
+					VSHM_ACCESS_READ);
+
+	if (len > 0) {
+		le64_at(buf + 16, size);
+		le32_at(buf + 24, page_size);
+		le32_at(buf + 28, access);
+		le32_at(buf + 32, (uint32_t)(size / 4096));
+	}
+	return len;
+}
+
+/* A sequence on one connection: chunk answers inside a live region. */
+static void case_chunk_sequence(void)
+{
+	struct vshm_run r0 = { gpa[6], 1 }, r1 = { gpa[7], 1 };
+	unsigned char buf[VSHM_MAX_MSG];
+	struct vshm_msg m;
+	ssize_t len;
+	int s = vconnect(), t;
+
+	/* Region 3: 2 pages in two chunks; the first gets CHUNK_OK. */
+	vshm_pattern_fill(mem + 6 * 4096, 2 * 4096, VSHM_PATTERN_DEFAULT_SEED, 3);
+	if (s < 0 || alloc_region(s, 3, 2)) {
+		report("chunk_repeated_in_live_region", 0, "setup failed");
+		goto out;
+	}
+	len = vshm_encode_gpa_list(buf, sizeof(buf), 3, 0, 2, &r0, 1);
+	t = (len < 0 || vsend(s, buf, (size_t)len)) ? -1 :
+		vrecv(s, &m, buf, sizeof(buf));
+	report("first_chunk_answered_chunk_ok", t == VSHM_MSG_CHUNK_OK,
+	       t == VSHM_MSG_CHUNK_OK ? "CHUNK_OK" : "no CHUNK_OK");
+	/* The same chunk again: its region already has a grant. */
+	len = vshm_encode_gpa_list(buf, sizeof(buf), 3, 0, 2, &r1, 1);
+	t = (len < 0 || vsend(s, buf, (size_t)len)) ? -1 :
+		vrecv(s, &m, buf, sizeof(buf));
+	report_code("chunk_repeated_in_live_region",
+		    t == VSHM_MSG_ERROR ? (int)m.error.code : -1, VSHM_E_EXISTS);
+	len = vshm_encode_free(buf, sizeof(buf), 3);
+	t = (len < 0 || vsend(s, buf, (size_t)len)) ? -1 :
+		vrecv(s, &m, buf, sizeof(buf));
+	report("failed_region_can_be_freed", t == VSHM_MSG_FREED,
+	       t == VSHM_MSG_FREED ? "FREED" : "no FREED");
+out:
+	if (s >= 0)
+		close(s);
+}
+
+/* Region 1 live on connection A; connection B frees "region 1". */
+static void case_free_from_other_connection(void)
+{
+	const char *name = "free_from_another_connection";
+	struct vshm_run r = { gpa[0], 1 };
+	unsigned char buf[VSHM_MAX_MSG];
+	struct vshm_msg m;
+	ssize_t len;
+	int a = vconnect(), b = vconnect(), t;
+
+	vshm_pattern_fill(mem, 4096, VSHM_PATTERN_DEFAULT_SEED, 1);
+	if (a < 0 || b < 0 || alloc_region(a, 1, 1)) {
+		report(name, 0, "setup failed");
+		goto out;
+	}
+	len = list_of(buf, 1, &r, 1);
+	if (len < 0 || vsend(a, buf, (size_t)len) ||
+	    vrecv(a, &m, buf, sizeof(buf)) != VSHM_MSG_MAPPED) {
+		report(name, 0, "region not mapped on A");
+		goto out;
+	}
+	len = vshm_encode_free(buf, sizeof(buf), 1);
+	t = (len < 0 || vsend(b, buf, (size_t)len)) ? -1 :
+		vrecv(b, &m, buf, sizeof(buf));
+	report_code(name, t == VSHM_MSG_ERROR ? (int)m.error.code : -1,
+		    VSHM_E_NOREGION);
+	len = vshm_encode_free(buf, sizeof(buf), 1);
+	t = (len < 0 || vsend(a, buf, (size_t)len)) ? -1 :
+		vrecv(a, &m, buf, sizeof(buf));
+	report("owner_still_frees_its_region", t == VSHM_MSG_FREED,
+	       t == VSHM_MSG_FREED ? "FREED on A" : "no FREED on A");
+out:
+	if (a >= 0)
+		close(a);
+	if (b >= 0)
+		close(b);
+}
+
+/* Many small share/free cycles back to back on one connection. */
+static void case_storm(void)
+{
+	unsigned char buf[VSHM_MAX_MSG];
+	struct vshm_run r = { gpa[5], 1 };
+	struct vshm_msg m;
+	int s = vconnect(), i, ok = 0;
+	ssize_t len;
+
+	for (i = 0; s >= 0 && i < 200; i++) {
+		uint32_t region = 100 + (uint32_t)i;
+
+		vshm_pattern_fill(mem + 5 * 4096, 4096, VSHM_PATTERN_DEFAULT_SEED,
+				  region);
+		if (alloc_region(s, region, 1))
+			break;
+		len = list_of(buf, region, &r, 1);
+		if (len < 0 || vsend(s, buf, (size_t)len) ||
+		    vrecv(s, &m, buf, sizeof(buf)) != VSHM_MSG_MAPPED)
+			break;
+		len = vshm_encode_free(buf, sizeof(buf), region);
+		if (len < 0 || vsend(s, buf, (size_t)len) ||
+		    vrecv(s, &m, buf, sizeof(buf)) != VSHM_MSG_FREED)
+			break;
+		ok++;
+	}
+	report("storm_of_200_small_requests", ok == 200,
+	       ok == 200 ? "all answered" : "a request went unanswered");
+	if (s >= 0)
+		close(s);
+}
+
+/* A guest that sends and never reads: the host must cut it off. */
+static void case_never_reads(void)
+{
+	unsigned char buf[VSHM_MAX_MSG];
+	ssize_t len = vshm_encode_free(buf, sizeof(buf), 77);
+	int s = vconnect(), i, cut = 0;
+	struct timeval tv = { .tv_sec = 2 };
+
+	if (s >= 0)
+		setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	for (i = 0; s >= 0 && i < 100000 && !cut; i++)
+		cut = send(s, buf, (size_t)len, 0) != len;
+	report("guest_that_never_reads_is_cut_off", cut,
+	       cut ? "the host stopped taking requests" :
+	       "100000 requests went unanswered and unrefused");
+	if (s >= 0)
+		close(s);
+	/* The host still serves a well-behaved connection. */
+	s = vconnect();
+	report("host_serves_others_after_cut_off", s >= 0 && !alloc_region(s, 9, 1),
+	       "ALLOC on a new connection");
+	if (s >= 0)
+		close(s);
+}
+
+static void run_catalogue(void)
+{
+	unsigned char buf[VSHM_MAX_MSG];
+	struct vshm_run r = { gpa[4], 1 };
+	ssize_t len;
+
+	len = list_of(buf, 1, &r, 1);
+	buf[0] ^= 0xff;
+	expect_error("bad_magic", buf, (size_t)len, 1, VSHM_E_MAGIC);
+
+	len = list_of(buf, 1, &r, 1);
+	expect_alone("truncated_header", buf, 8, VSHM_E_TRUNC);
+
+	len = list_of(buf, 1, &r, 1);
+	le32_at(buf + 8, 40);
+	expect_error("truncated_list", buf, 40, 1, VSHM_E_LEN);
+
+	len = list_of(buf, 1, &r, 1);
+	buf[6] = 1;
+	expect_error("nonzero_header_flags", buf, (size_t)len, 1, VSHM_E_RESERVED);
+
+	len = list_of(buf, 1, &r, 1);
+	le32_at(buf + 12, 0);
+	expect_error("region_zero", buf, (size_t)len, 1, VSHM_E_REGION);
+
+	len = list_of(buf, 1, &r, 1);
+	le32_at(buf + 60, 1);
+	expect_error("extent_pad_nonzero", buf, (size_t)len, 1, VSHM_E_RESERVED);
+
+	len = list_of(buf, 1, &r, 1);
+	le32_at(buf + 56, 0);
+	expect_error("extent_of_zero_pages", buf, (size_t)len, 1, VSHM_E_COUNT);
+
+	len = list_of(buf, 1, &r, 1);
+	le64_at(buf + 48, (1ULL << 52) - 4096);
+	le32_at(buf + 56, 2);
+	le32_at(buf + 32, 2);
+	le32_at(buf + 36, 2);
+	expect_error("extent_past_physical_limit", buf, (size_t)len, 2, VSHM_E_RANGE);
+
+	len = list_of(buf, 1, &r, 1);
+	buf[42] = 0;	/* LAST clear on the final chunk */
+	expect_error("last_flag_missing", buf, (size_t)len, 1, VSHM_E_ORDER);
+
+	len = list_of(buf, 1, &r, 1);
+	le32_at(buf + 36, 2);	/* LAST set, but a page is still to come */
+	expect_error("last_flag_too_early", buf, (size_t)len, 2, VSHM_E_ORDER);
+
+	len = list_of(buf, 1, &r, 1);
+	le32_at(buf + 28, 1);	/* pages 1..1 of a 1-page region */
+	expect_error("chunk_past_region_end", buf, (size_t)len, 1, VSHM_E_COUNT);
+
+	len = alloc_msg(buf, 1, 0, 4096, VSHM_ACCESS_READ);
+	expect_alone("alloc_of_zero_bytes", buf, (size_t)len, VSHM_E_ALLOC);
+	len = alloc_msg(buf, 1, 65536, 8192, VSHM_ACCESS_READ);
+	expect_alone("alloc_bad_page_size", buf, (size_t)len, VSHM_E_ALLOC);
+	len = alloc_msg(buf, 1, 65536, 4096, 0x10);
+	expect_alone("alloc_unknown_access", buf, (size_t)len, VSHM_E_ALLOC);
+	len = alloc_msg(buf, 1, 1ULL << 44, 4096, VSHM_ACCESS_READ);
+	expect_alone("alloc_enormous", buf, (size_t)len, VSHM_E_QUOTA);
+
+	len = list_of(buf, 1, &r, 1);
+	le32_at(buf + 36, 0x7fffffff);	/* total far past every limit */
+	le32_at(buf + 32, 1);
+	buf[42] = 0;
+	expect_error("list_of_enormous_region", buf, (size_t)len, 1, VSHM_E_QUOTA);
+
+	case_chunk_sequence();
+	case_free_from_other_connection();
+	case_storm();
+	case_never_reads();
+}
+
 static void run_all(void)
 {
 	unsigned char buf[VSHM_MAX_MSG];
@@ -337,7 +565,7 @@ static void run_all(void)
 
 	case_dup_across_regions();
 	case_free_rules();
-	case_quota();
+	run_catalogue();
 }
 
 static void run_no_policy(void)
@@ -352,7 +580,7 @@ int main(int argc, char **argv)
 	int fd, i;
 
 	if (argc < 2 || !(port = (unsigned int)strtoul(argv[1], NULL, 0))) {
-		fprintf(stderr, "usage: guest_rules PORT [--no-policy | --ram-end ADDR]\n");
+		fprintf(stderr, "usage: guest_rules PORT [--no-policy | --quota | --ram-end ADDR]\n");
 		return 1;
 	}
 	mem = mmap(NULL, 8 * 4096, PROT_READ | PROT_WRITE,
@@ -374,6 +602,8 @@ int main(int argc, char **argv)
 		ram_end = strtoull(argv[3], NULL, 0);
 	if (argc > 2 && !strcmp(argv[2], "--no-policy"))
 		run_no_policy();
+	else if (argc > 2 && !strcmp(argv[2], "--quota"))
+		case_quota();
 	else
 		run_all();
 	printf("1..%d\n", test_nr);

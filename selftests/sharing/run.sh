@@ -95,14 +95,25 @@ check nothing_pinned_without_policy pins_at_base
 # 2. One case per validation rule, then real shares.
 check policy_loads "$CTL" policy load default
 start_server rules
-# guest_rules needs at most 2 pages live, and expects 8 to be over quota.
+# Meanwhile a well-behaved guest (CID 4) shares as usual: it must not notice.
+scripts/lab/l2 -c 4 -m 512M -t 600 -l "$R/l2-4.log" -- guest-share.sh $PORT \
+	> "$R/l2-bystander.log" 2>&1 &
+bystander=$!
+guest_tap rules guest_rules $PORT --ram-end 0x20000000
+merge_guest
+wait $bystander
+echo "# bystander guest exited $?"
+sed -n 's/^\[l2:4\] \(\(not \)\{0,1\}ok\) [0-9]* \(.*\)$/\1|\3/p' "$R/l2-bystander.log" |
+while IFS='|' read -r verdict rest; do echo "$verdict 0 sharing/bystander: $rest"; done > "$OUT.guest"
+merge_guest
+check pins_back_after_rules pins_at_base
+# The per-VM page limit: 8 pages over a limit of 4.
 P=/sys/module/vhost_vsock_shm/parameters/max_pages_per_vm
 old_quota=$(cat $P)
 echo 4 > $P
-guest_tap rules guest_rules $PORT --ram-end 0x20000000
+guest_tap quota guest_rules $PORT --quota
 echo "$old_quota" > $P
 merge_guest
-check pins_back_after_rules pins_at_base
 guest_tap share guest-share.sh $PORT
 merge_guest
 check pins_back_after_shares pins_at_base
