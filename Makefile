@@ -20,7 +20,7 @@ KENV = eval "$$($(TOP)/scripts/kernel.sh | grep -E '^K(VER|DIR)=')" && export KV
 
 CC_USER := gcc
 
-.PHONY: all deps kernel modules bpf peer selftests userspace lab unit test demo bench \
+.PHONY: all deps kernel modules bpf peer selftests userspace lab unit test demo bench soak \
 	shell-l1 checkpatch clean distclean help
 
 all: modules bpf peer selftests userspace lab
@@ -79,6 +79,10 @@ test:
 
 demo: all
 	@$(TOP)/scripts/demo.sh
+
+# 1000 share/free cycles across 4 guests with vsock traffic beside.
+soak: all
+	@$(TOP)/scripts/soak.sh
 
 # Ratios measured side by side in the lab, into build/bench.json.
 bench: all
