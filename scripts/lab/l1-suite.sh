@@ -19,6 +19,12 @@ cat "$R/module.tap"
 stamp "selftests: sharing"
 selftests/sharing/run.sh "$R/sharing.tap"
 
+stamp "selftests: policy swap under traffic"
+selftests/sharing/swap.sh "$R/swap.tap"
+
+stamp "selftests: short soak (52 cycles, 4 guests)"
+selftests/sharing/soak.sh "$R/soak.tap" 52
+
 stamp "peer suite over stock vhost_vsock"
 scripts/lab/peer-suite.sh stock "$R/peer-stock.tap"
 stamp "peer suite over vhost_vsock_shm"

@@ -18,7 +18,7 @@ CTL=$BUILD/host/vsock-shmctl
 STATS=/sys/kernel/debug/vhost_vsock_shm/stats
 PORT=7100
 SWAPS=50
-CYCLES=${SWAP_CYCLES:-3000}
+CYCLES=${SWAP_CYCLES:-2000}
 n=0
 
 : > "$OUT"
