@@ -17,7 +17,12 @@ M=$BUILD/module/$KVER
 R=${LAB_RUN:?}
 PORT=7200 SPORT=7201
 SIZES=${BENCH_SIZES:-"1 4 16 64 256 1024"}
-fail() { echo "bench: FAILED: $*"; exit 1; }
+fail() {
+	echo "bench: FAILED: $*"
+	kill $(jobs -p) 2>/dev/null
+	wait
+	exit 1
+}
 
 modprobe kvm_amd || fail "kvm_amd"
 modprobe -a kvm vhost vsock vmw_vsock_virtio_transport_common
