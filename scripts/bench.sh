@@ -9,5 +9,5 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
 B=${BUILD:-$TOP/build}
 scripts/lab/l1 -t 3600 -m 6G -n bench -- scripts/lab/bench-l1.sh
-cp "$B/lab/runs/bench/bench.json" "$B/bench.json"
+scripts/bench-report.sh "$B/lab/runs/bench" "$B/bench.json"
 echo "bench: wrote $B/bench.json"

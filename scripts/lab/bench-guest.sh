@@ -6,9 +6,13 @@
 port=$1 sport=$2
 shift 2
 for n in "$@"; do
-	vshm-guest share --port "$port" --size "${n}M" --timeout-ms 600000 || exit 1
+	# Hold each region while the host measures its bandwidth on it.
+	hold=$((2000 + 40 * n))
+	vshm-guest share --port "$port" --size "${n}M" --timeout-ms 600000 \
+		--hold-ms $hold || exit 1
 	h=$n
 	[ "$h" -lt 2 ] && h=2	# the smallest 2 MiB-page region
-	vshm-guest share --port "$port" --size "${h}M" --huge --timeout-ms 600000 || exit 1
+	vshm-guest share --port "$port" --size "${h}M" --huge --timeout-ms 600000 \
+		--hold-ms $hold || exit 1
 done
 vsock_echo blast 2 "$sport" 256 || exit 1

@@ -11,7 +11,8 @@
 #   vs_vsock           256 MiB through a vsock stream over 256 MiB through a
 #                      shared region (the guest writes it, the host reads it)
 #   growth             share time per page and per extent, 1 MiB to 1 GiB
-# Writes $LAB_RUN/bench.json.
+# Leaves the raw measurements in $LAB_RUN (guest.txt, server.txt,
+# bench-sink.log) for scripts/bench-report.sh.
 set -uo pipefail
 M=$BUILD/module/$KVER
 R=${LAB_RUN:?}
@@ -43,11 +44,11 @@ wait $sinkp
 kill $server 2>/dev/null
 wait $server 2>/dev/null
 
-# Pair the guest's region lines with the server's bench lines, in order.
-grep 'vshm-guest: region' "$R/bench-guest.log" > "$R/g.txt"
-grep 'vshm-server: bench region' "$R/bench-server.log" > "$R/s.txt"
-[ "$(wc -l < "$R/g.txt")" = "$(wc -l < "$R/s.txt")" ] || fail "guest and server lines differ"
-paste -d' ' "$R/g.txt" "$R/s.txt" | awk -v sink="$(cat "$R/bench-sink.log")" '
+# The raw lines; scripts/bench-report.sh pairs them and computes the ratios.
+grep 'vshm-guest: region' "$R/bench-guest.log" > "$R/guest.txt"
+grep 'vshm-server: bench region' "$R/bench-server.log" > "$R/server.txt"
+[ "$(wc -l < "$R/guest.txt")" = "$(wc -l < "$R/server.txt")" ] || fail "guest and server lines differ"
+cat "$R/bench-sink.log")" '
 function f(name,   i, kv) {
 	for (i = 1; i <= NF; i++) {
 		split($i, kv, "=")
@@ -93,8 +94,6 @@ END {
 		shm_ms["4K"] > 0 ? vsock_ms / shm_ms["4K"] : 0, shm_ms["2M"] > 0 ? vsock_ms / shm_ms["2M"] : 0
 	printf "}\n"
 }' > "$R/bench.json" || fail "report"
-cat "$R/bench-sink.log"
-cat "$R/bench.json"
 "$BUILD/host/vsock-shmctl" policy unload > /dev/null
 rmmod vsock_shm_mapper vhost_vsock_shm
 echo "bench: done"
