@@ -137,11 +137,14 @@ static void grant_zap_all(struct vsock_shm_grant *g)
 
 static void grant_unpin(struct vsock_shm_dev *sd, struct vsock_shm_grant *g)
 {
-	u32 i;
+	struct vsock_shm_run *run, *tmp;
 
 	mutex_lock(&sd->lock);
-	for (i = 0; i < g->filled; i++)
-		xa_erase(&sd->pfns, page_to_pfn(g->pages[i]));
+	list_for_each_entry_safe(run, tmp, &g->runs, node) {
+		interval_tree_remove(&run->it, &sd->pfns);
+		list_del(&run->node);
+		kfree(run);
+	}
 	sd->pinned_pages -= g->filled;
 	sd->nr_grants--;
 	mutex_unlock(&sd->lock);
@@ -277,6 +280,7 @@ static struct vsock_shm_grant *grant_create(struct vsock_shm_dev *sd,
 	kref_init(&g->ref);
 	mutex_init(&g->lock);
 	INIT_LIST_HEAD(&g->mms);
+	INIT_LIST_HEAD(&g->runs);
 	g->cid = sd->cid;
 	g->guest_port = c->guest_port;
 	g->host_port = c->host_port;
@@ -328,6 +332,61 @@ static int pin_extent(struct mm_struct *mm, u64 hva, u32 n,
 		return 0;
 	unpin_user_pages(pages, done);
 	return got < 0 ? (int)got : -EFAULT;
+}
+
+/* Length of the run of host-contiguous pages starting at pages[0]. */
+static u32 run_len(struct page **pages, u32 n)
+{
+	unsigned long pfn = page_to_pfn(pages[0]);
+	u32 k;
+
+	for (k = 1; k < n; k++)
+		if (page_to_pfn(pages[k]) != pfn + k)
+			break;
+	return k;
+}
+
+/*
+ * Records pages[0..n) of @g as pinned for this VM, one tree node per run.
+ * Called with sd->lock held. Returns 0, VSHM_E_DUP if a page is already in
+ * a live grant of the VM (this one included), or VSHM_E_NOMEM. On error
+ * nothing of this call is recorded.
+ */
+static int record_runs(struct vsock_shm_dev *sd, struct vsock_shm_grant *g,
+		       struct page **pages, u32 n)
+{
+	struct vsock_shm_run *run, *tmp;
+	LIST_HEAD(added);
+	u32 i, len;
+	int err = 0;
+
+	for (i = 0; i < n && !err; i += len) {
+		unsigned long pfn = page_to_pfn(pages[i]);
+
+		len = run_len(pages + i, n - i);
+		if (interval_tree_iter_first(&sd->pfns, pfn, pfn + len - 1)) {
+			err = VSHM_E_DUP;
+			break;
+		}
+		run = kmalloc(sizeof(*run), GFP_KERNEL);
+		if (!run) {
+			err = VSHM_E_NOMEM;
+			break;
+		}
+		run->it.start = pfn;
+		run->it.last = pfn + len - 1;
+		interval_tree_insert(&run->it, &sd->pfns);
+		list_add_tail(&run->node, &added);
+	}
+	if (err) {
+		list_for_each_entry_safe(run, tmp, &added, node) {
+			interval_tree_remove(&run->it, &sd->pfns);
+			kfree(run);
+		}
+		return err;
+	}
+	list_splice_tail(&added, &g->runs);
+	return 0;
 }
 
 static u32 count_runs(struct page **pages, u32 n)
@@ -382,7 +441,7 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 	pos = g->filled;
 	for (i = 0; i < info->nr_ext; i++) {
 		u64 gpa;
-		u32 n, k;
+		u32 n;
 
 		vshm_wire_ext_get(info->ext, i, &gpa, &n);
 		ret = pin_extent(sd->mm, pkt->hva[i], n, g->pages + pos);
@@ -391,30 +450,19 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 			*detail = i;
 			goto out_revoke;
 		}
+		mutex_lock(&sd->lock);
+		err = record_runs(sd, g, g->pages + pos, n);
+		if (!err)
+			sd->pinned_pages += n;
+		mutex_unlock(&sd->lock);
+		if (err) {
+			/* Not recorded, so not the grant's: unpin them here. */
+			unpin_user_pages(g->pages + pos, n);
+			*detail = i;
+			goto out_revoke;
+		}
 		atomic64_add(n, &sd->mm->pinned_vm);
 		vsock_shm_stat_add(VSOCK_SHM_STAT_PAGES_PINNED, n);
-		mutex_lock(&sd->lock);
-		sd->pinned_pages += n;
-		for (k = 0; k < n; k++) {
-			ret = xa_insert(&sd->pfns, page_to_pfn(g->pages[pos + k]),
-					g, GFP_KERNEL);
-			if (ret) {
-				/* Unpin this extent's pages not yet recorded. */
-				mutex_unlock(&sd->lock);
-				unpin_user_pages(g->pages + pos + k, n - k);
-				atomic64_sub(n - k, &sd->mm->pinned_vm);
-				vsock_shm_stat_add(VSOCK_SHM_STAT_PAGES_UNPINNED,
-						   n - k);
-				mutex_lock(&sd->lock);
-				sd->pinned_pages -= n - k;
-				mutex_unlock(&sd->lock);
-				g->filled = pos + k;
-				err = ret == -EBUSY ? VSHM_E_DUP : VSHM_E_NOMEM;
-				*detail = i;
-				goto out_revoke;
-			}
-		}
-		mutex_unlock(&sd->lock);
 		vshm_wire_ext_set_addr((void *)info->ext, i,
 				       page_to_phys(g->pages[pos]));
 		pos += n;

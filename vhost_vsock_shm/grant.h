@@ -11,6 +11,7 @@
 #ifndef _VHOST_VSOCK_SHM_GRANT_H
 #define _VHOST_VSOCK_SHM_GRANT_H
 
+#include <linux/interval_tree.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mm_types.h>
@@ -73,6 +74,19 @@ struct vsock_shm_grant {
 	u32 nr_runs;			/* host-contiguous runs, when complete */
 	u64 pin_ns;
 	struct list_head mms;		/* struct vsock_shm_grant_mm */
+
+	/* Filled by the vhost worker, emptied at revocation: */
+	struct list_head runs;		/* struct vsock_shm_run */
+};
+
+/*
+ * A run of host-contiguous pinned pages of a grant, in its device's tree
+ * of pinned pfns (vsock_shm_dev.pfns, under vsock_shm_dev.lock): a page in
+ * two live grants of one VM is found per run, not per page.
+ */
+struct vsock_shm_run {
+	struct interval_tree_node it;	/* [first pfn, last pfn] */
+	struct list_head node;		/* in vsock_shm_grant.runs */
 };
 
 struct vsock_shm_conn *vsock_shm_conn_find(struct vsock_shm_dev *sd,

@@ -62,7 +62,7 @@ int vsock_shm_dev_open(struct vsock_shm_dev *sd, struct vhost_dev *vdev)
 	sd->vdev = vdev;
 	mutex_init(&sd->lock);
 	hash_init(sd->conns);
-	xa_init(&sd->pfns);
+	sd->pfns = RB_ROOT_CACHED;
 	sd->pkt = kvzalloc(sizeof(*sd->pkt), GFP_KERNEL);
 	if (!sd->pkt)
 		return -ENOMEM;
@@ -89,8 +89,8 @@ static void dev_unbind(struct vsock_shm_dev *sd)
 void vsock_shm_dev_release(struct vsock_shm_dev *sd)
 {
 	dev_unbind(sd);
-	WARN_ON_ONCE(sd->nr_grants || sd->pinned_pages || !xa_empty(&sd->pfns));
-	xa_destroy(&sd->pfns);
+	WARN_ON_ONCE(sd->nr_grants || sd->pinned_pages ||
+		     !RB_EMPTY_ROOT(&sd->pfns.rb_root));
 	kvfree(sd->pkt);
 	sd->pkt = NULL;
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_DEVS_RELEASED);

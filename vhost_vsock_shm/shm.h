@@ -13,7 +13,7 @@
 #include <linux/mutex.h>
 #include <linux/skbuff.h>
 #include <linux/types.h>
-#include <linux/xarray.h>
+#include <linux/rbtree.h>
 
 struct vhost_dev;
 struct kvm;
@@ -44,7 +44,7 @@ struct vsock_shm_dev {
 	u32 nr_conns;
 	u32 nr_grants;			/* live grants */
 	u64 pinned_pages;		/* pages pinned by live grants */
-	struct xarray pfns;		/* host pfn -> grant, pinned pages */
+	struct rb_root_cached pfns;	/* runs of pinned host pfns */
 };
 
 int vsock_shm_init(void);
