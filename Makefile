@@ -102,3 +102,6 @@ clean:
 
 distclean:
 	rm -rf $(B)
+
+# make install / uninstall: vsock-shmctl, the shipped policies, the man page.
+include $(TOP)/userspace/ctl/install.mk

@@ -19,6 +19,9 @@ cat "$R/module.tap"
 stamp "selftests: sharing"
 selftests/sharing/run.sh "$R/sharing.tap"
 
+stamp "selftests: policy CLI"
+selftests/policy/run.sh "$R/policy.tap"
+
 stamp "selftests: policy swap under traffic"
 selftests/sharing/swap.sh "$R/swap.tap"
 

@@ -1,0 +1,378 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vsock-shmctl in L1, as root, without guest traffic: every command (help at
+# every level, policy load/swap/unload/show/set, grants, stats, with and
+# without -j) and every failure path (module not loaded, bpffs not mounted,
+# not permitted, missing file, not a BPF object, no policy program, a
+# program the verifier rejects, load twice, a tunable the policy lacks...).
+# Failures must exit 1 with "vsock-shmctl: <what>: <why>" on stderr; JSON
+# must parse. Writes TAP to OUT.
+#   selftests/policy/run.sh OUT.tap
+set -uo pipefail
+
+OUT=$1
+R=${LAB_RUN:-/tmp}
+M=$BUILD/module/$KVER
+CTL=$BUILD/host/vsock-shmctl
+PIN=/sys/fs/bpf/vsock_shm
+W=$(mktemp -d /tmp/policy-test.XXXXXX)
+n=0
+rc=0
+
+: > "$OUT"
+emit() { n=$((n + 1)); echo "$1 $n policy/$2" | tee -a "$OUT"; }
+diag() {
+	{
+		echo "# exit status $rc"
+		sed 's/^/# stdout: /' "$W/out" | head -30
+		sed 's/^/# stderr: /' "$W/err" | head -60
+	} | tee -a "$OUT"
+}
+run() { "$@" > "$W/out" 2> "$W/err"; rc=$?; }
+verdict() {	# NAME CONDITION-STATUS
+	if [ "$2" = 0 ]; then emit ok "$1"; else diag; emit "not ok" "$1"; fi
+}
+# expect_ok NAME REGEX CMD...: exit 0, stdout matches REGEX (grep -E).
+expect_ok() {
+	local name=$1 re=$2
+	shift 2
+	run "$@"
+	[ $rc = 0 ] && grep -qE -- "$re" "$W/out"
+	verdict "$name" $?
+}
+# expect_fail NAME REGEX CMD...: exit 1, stderr "vsock-shmctl: ...REGEX".
+expect_fail() {
+	local name=$1 re=$2
+	shift 2
+	run "$@"
+	[ $rc = 1 ] && grep -qE -- "^vsock-shmctl: .*$re" "$W/err"
+	verdict "$name" $?
+}
+# The last stdout is valid JSON and the Python expression on it (j) holds
+# (one python3 per check: it takes seconds to start in L1).
+json_holds() {
+	python3 -c 'import json, sys
+j = json.load(open(sys.argv[1]))
+sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$W/out" "$1"
+}
+# Same, also through "python3 -m json.tool".
+json_tool_holds() { python3 -m json.tool "$W/out" > /dev/null && json_holds "$1"; }
+# expect_json NAME PYEXPR CMD...: exit 0, valid JSON, PYEXPR true.
+expect_json() {
+	local name=$1 expr=$2
+	shift 2
+	run "$@"
+	[ $rc = 0 ] && json_holds "$expr"
+	verdict "$name" $?
+}
+field() {	# field KEY: a number from the last (compact) JSON output
+	sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$W/out" | head -1
+}
+check() {	# check NAME CMD...: CMD succeeds
+	local name=$1
+	shift
+	: > "$W/out"
+	"$@" > "$W/err" 2>&1
+	rc=$?
+	verdict "$name" $rc
+}
+pin_dirs() { ls -A "$PIN" 2>/dev/null | tr '\n' ' '; }
+only_dir() { [ "$(pin_dirs)" = "$1 " ]; }
+pins_are() {	# pins_are DIR FILE...: exactly these pins in PIN/DIR
+	[ "$(ls "$PIN/$1" | sort | tr '\n' ' ')" = "$(shift; printf '%s\n' "$@" | sort | tr '\n' ' ')" ]
+}
+tracing_links() {	# links on the module's tracepoint
+	bpftool -j link show | grep -o '"tp_name":"vsock_shm_guest_pkt"' | wc -l
+}
+one_link() { [ "$(tracing_links)" = 1 ]; }
+no_link() { [ "$(tracing_links)" = 0 ]; }
+# The policy_tag the loaded program really has, from its .rodata map.
+prog_tag() {
+	local id
+	for id in $(bpftool -j prog show id "$1" | grep -o '"map_ids":\[[0-9,]*\]' | grep -o '[0-9]\+'); do
+		bpftool -j map dump id "$id" 2> /dev/null | grep -o '"policy_tag":[0-9]*' |
+			cut -d: -f2 | grep . && return 0
+	done
+	return 1
+}
+wait_for() {	# wait_for SECONDS COMMAND...
+	local t=$1
+	shift
+	for _ in $(seq 1 $((t * 10))); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+module_gone() { [ ! -e /sys/module/vhost_vsock_shm ]; }
+rmmod_all() { rmmod vsock_shm_mapper 2> /dev/null; rmmod vhost_vsock_shm; }
+
+# Policy objects of the failure cases, built here.
+cat > "$R/reject.bpf.c" << 'EOF'
+// SPDX-License-Identifier: GPL-2.0
+/* A policy the verifier must refuse: a map value used without a NULL check. */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+const volatile __u32 policy_tag = 1;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+SEC("tp_btf/vsock_shm_guest_pkt")
+int rejected_policy(void *ctx)
+{
+	__u32 key = policy_tag;
+	__u64 *v = bpf_map_lookup_elem(&counters, &key);
+
+	*v += 1;
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+EOF
+cat > "$R/wrongprog.bpf.c" << 'EOF'
+// SPDX-License-Identifier: GPL-2.0
+/* A valid BPF object without a tp_btf/vsock_shm_guest_pkt program. */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+const volatile __u32 policy_tag = 1;
+
+SEC("xdp")
+int not_a_policy(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+EOF
+for o in reject wrongprog; do
+	clang -g -O2 -target bpf -I/usr/include/x86_64-linux-gnu \
+		-c "$R/$o.bpf.c" -o "$R/$o.bpf.o" || echo "# clang failed on $o.bpf.c"
+done
+echo "this is not an object" > "$R/notbpf.bpf.o"
+# The unprivileged user needs a copy it can reach.
+chmod 755 "$W"
+cp "$CTL" "$W/vsock-shmctl" && chmod 755 "$W/vsock-shmctl"
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups "$W/vsock-shmctl")
+
+# 1. Help at every level, version, usage errors: no module needed.
+expect_ok help_top '^Usage: vsock-shmctl' "$CTL" --help
+expect_ok help_top_short '^Usage: vsock-shmctl' "$CTL" -h
+expect_ok help_word '^Usage: vsock-shmctl' "$CTL" help
+expect_ok help_policy '^Usage: vsock-shmctl .*policy' "$CTL" policy --help
+for c in load swap unload show set; do
+	expect_ok "help_policy_$c" "^Usage: vsock-shmctl .*policy $c" "$CTL" policy $c --help
+done
+expect_ok help_grants '^Usage: vsock-shmctl .*grants' "$CTL" grants --help
+expect_ok help_stats '^Usage: vsock-shmctl .*stats' "$CTL" stats -h
+expect_ok version '^vsock-shmctl [0-9]' "$CTL" -V
+expect_ok version_long '^vsock-shmctl [0-9]' "$CTL" --version
+expect_fail no_object 'missing OBJECT' "$CTL"
+expect_fail unknown_object "unknown object 'bogus'" "$CTL" bogus
+expect_fail unknown_command "policy: unknown command 'bogus'" "$CTL" policy bogus
+expect_fail unknown_option "unknown option '--bogus'" "$CTL" --bogus policy show
+expect_fail load_needs_an_argument 'policy load: missing NAME or FILE' "$CTL" policy load
+expect_fail load_unknown_name "unknown policy 'nosuch'" "$CTL" policy load nosuch
+expect_fail set_unknown_key "unknown key 'bogus'" "$CTL" policy set bogus 1
+expect_fail set_bad_value "'x:1' is not CID:PORT" "$CTL" policy set allow x:1
+expect_fail set_bad_quota "'3' is not CID:PAGES" "$CTL" policy set quota 3
+
+# 2. Without the module.
+modprobe kvm_amd
+modprobe -a kvm vhost vsock vmw_vsock_virtio_transport_common
+rmmod_all 2> /dev/null
+expect_fail load_without_module 'policy load default: module vhost_vsock_shm is not loaded' \
+	"$CTL" policy load default
+expect_fail swap_without_module 'module vhost_vsock_shm is not loaded' "$CTL" policy swap default
+expect_fail stats_without_module 'stats: module vhost_vsock_shm is not loaded' "$CTL" stats
+expect_fail grants_without_module 'grants: module vhost_vsock_shm is not loaded' "$CTL" -j grants
+expect_ok show_without_module '^policy: none' "$CTL" policy show
+
+check modules_load bash -c "insmod $M/vhost_vsock_shm.ko && insmod $M/vsock_shm_mapper.ko"
+
+# 3. bpffs not mounted.
+umount /sys/fs/bpf
+expect_fail load_without_bpffs 'bpffs is not mounted on /sys/fs/bpf' "$CTL" policy load default
+expect_fail show_without_bpffs 'bpffs is not mounted on /sys/fs/bpf' "$CTL" -j policy show
+expect_fail unload_without_bpffs 'bpffs is not mounted on /sys/fs/bpf' "$CTL" policy unload
+mount -t bpf bpf /sys/fs/bpf
+check bpffs_remounted bash -c '[ "$(stat -f -c %T /sys/fs/bpf)" = bpf_fs ]'
+
+# 4. Not permitted.
+expect_fail load_not_permitted 'not permitted' "${NOBODY[@]}" policy load default
+check unprivileged_created_nothing bash -c "[ ! -e $PIN ] || [ \"\$(stat -c %u $PIN)\" = 0 ]"
+expect_fail stats_not_permitted 'stats: .*not permitted' "${NOBODY[@]}" stats
+expect_fail grants_not_permitted 'grants: .*not permitted' "${NOBODY[@]}" grants
+
+# 5. Objects that are not policies, and one the verifier rejects.
+expect_fail missing_file '/nonexistent/x.bpf.o: no such file' \
+	"$CTL" policy load /nonexistent/x.bpf.o
+expect_fail missing_file_relative 'nope.bpf.o: no such file' "$CTL" policy load nope.bpf.o
+expect_fail not_bpf_text 'not a BPF object \(not an ELF file\)' \
+	"$CTL" policy load "$R/notbpf.bpf.o"
+expect_fail not_bpf_elf 'not a BPF object \(an ELF file for machine 62' "$CTL" policy load /bin/true
+expect_fail not_bpf_directory 'not a BPF object \(not a regular file\)' "$CTL" policy load /tmp/
+expect_fail no_policy_program 'no SEC\("tp_btf/vsock_shm_guest_pkt"\) program' \
+	"$CTL" policy load "$R/wrongprog.bpf.o"
+expect_fail verifier_rejects "kernel rejected program 'rejected_policy'" \
+	"$CTL" policy load "$R/reject.bpf.o"
+grep -q -- '--- verifier log ---' "$W/err" && grep -q 'invalid mem access' "$W/err"
+verdict verifier_log_printed $?
+expect_ok nothing_left_after_failures '^policy: none' "$CTL" policy show
+check no_pins_after_failures bash -c "[ -z \"\$(ls -A $PIN 2>/dev/null)\" ]"
+check no_link_after_failures no_link
+
+# 6. Load, show, load twice, unload twice.
+expect_ok load_default '^policy: default loaded from default \(tag [0-9]+' "$CTL" policy load default
+expect_ok show_default '^  link +id [0-9]+, attached' "$CTL" policy show
+grep -qE '^  tag +[0-9]+$' "$W/out" && grep -qE '^  counters +msgs 0, lists 0, translated 0, refused 0' "$W/out"
+verdict show_default_tag_and_counters $?
+expect_json show_default_json 'j["policy"]["name"] == "default" and j["policy"]["source"] == "default" and
+	j["policy"]["attached"] and 1 <= j["policy"]["tag"] <= 255 and j["policy"]["prog_id"] > 0 and
+	sorted(j["policy"]["counters"]) == ["lists", "msgs", "refused", "translated"] and
+	"allow" not in j["policy"]' "$CTL" -j policy show
+TAG_DEFAULT=$(field tag)
+PROG_DEFAULT=$(field prog_id)
+T=$(prog_tag "$PROG_DEFAULT")
+[ "$T" = "$TAG_DEFAULT" ]
+verdict program_rodata_tag_is_pinned_tag $?
+check pin_layout pins_are default counters link meta prog
+check one_tracing_link one_link
+expect_ok load_twice 'already loaded' "$CTL" policy load default
+expect_json load_twice_json 'j["action"] == "none"' "$CTL" -j policy load default
+expect_fail load_other_refused 'policy .default. .* is loaded: .*policy swap restrict' \
+	"$CTL" policy load restrict
+expect_fail load_same_under_other_name 'is loaded: .*policy swap default --name other' \
+	"$CTL" policy load default --name other
+expect_fail set_policy_without_tunables "policy 'default' has no tunable 'allow'" \
+	"$CTL" policy set allow 3:7000
+expect_fail set_default_quota_without_tunables "has no tunable 'default-quota'" \
+	"$CTL" policy set default-quota 100
+expect_fail show_not_permitted 'policy show: .*not permitted' "${NOBODY[@]}" policy show
+expect_fail unload_not_permitted 'not permitted' "${NOBODY[@]}" policy unload
+expect_ok unload '^policy: default unloaded' "$CTL" policy unload
+check no_link_after_unload no_link
+expect_ok unload_twice 'none loaded' "$CTL" policy unload
+expect_json unload_twice_json 'j == {"unloaded": None}' "$CTL" -j policy unload
+expect_ok show_none '^policy: none$' "$CTL" policy show
+expect_json show_none_json 'j == {"policy": None}' "$CTL" -j policy show
+expect_fail set_without_policy 'no policy is loaded' "$CTL" policy set allow 3:7000
+
+# 7. Swaps: nothing -> default -> restrict -> iotlb -> default.
+expect_ok swap_nothing_loaded 'nothing swapped out' "$CTL" policy swap default
+expect_json swap_nothing_show 'j["policy"]["name"] == "default" and j["policy"]["attached"]' \
+	"$CTL" -j policy show
+PREV=$(field tag)
+PREV_ID=$(field prog_id)
+for p in restrict iotlb default; do
+	expect_json "swap_to_$p" "j['action'] == 'swap' and j['name'] == '$p' and j['replaced'] is not None" \
+		"$CTL" -j policy swap $p
+	run "$CTL" -j policy show
+	[ $rc = 0 ] && json_tool_holds "j['policy']['name'] == '$p' and j['policy']['attached'] and
+		j['policy']['tag'] != $PREV and j['policy']['prog_id'] != $PREV_ID"
+	verdict "swap_to_${p}_show_json_tool" $?
+	PREV=$(field tag)
+	PREV_ID=$(field prog_id)
+	check "swap_to_${p}_one_dir" only_dir $p
+	check "swap_to_${p}_one_link" one_link
+	if [ $p = restrict ]; then
+		run "$CTL" -j policy show
+		json_holds 'j["policy"]["allow"] == [] and j["policy"]["quota"] == [] and
+			j["policy"]["default_quota"] == 0'
+		verdict restrict_show_tunables_json $?
+	fi
+done
+expect_fail swap_to_rejected 'kernel rejected program' "$CTL" policy swap "$R/reject.bpf.o"
+expect_json swap_to_rejected_keeps_old "j['policy']['name'] == 'default' and
+	j['policy']['prog_id'] == $PREV_ID and j['policy']['attached']" "$CTL" -j policy show
+expect_fail swap_to_missing 'no such file' "$CTL" policy swap /nonexistent.bpf.o
+check swap_failures_leave_one_dir only_dir default
+check swap_failures_leave_one_link one_link
+expect_fail swap_bad_name "invalid policy name '../x'" "$CTL" policy swap default --name ../x
+
+# 8. Tunables of restrict.
+expect_ok swap_to_restrict_text "restrict loaded from restrict .*\$" "$CTL" policy swap restrict
+grep -q 'default (tag [0-9]*) detached and unpinned' "$W/out"
+verdict swap_text_names_the_old $?
+expect_ok set_allow 'allow 3:7000: allowed' "$CTL" policy set allow 3:7000
+expect_ok set_allow_second 'allowed' "$CTL" policy set allow 4:7001
+expect_json set_allow_shown 'j["policy"]["allow"] == [{"cid": 3, "port": 7000}, {"cid": 4, "port": 7001}]' \
+	"$CTL" -j policy show
+expect_json set_deny 'j["result"] == "denied"' "$CTL" -j policy set deny 4:7001
+expect_json set_deny_shown 'j["policy"]["allow"] == [{"cid": 3, "port": 7000}]' "$CTL" -j policy show
+expect_ok set_deny_absent 'was not allowed' "$CTL" policy set deny 9:9
+expect_ok set_quota 'quota 3:100: set' "$CTL" policy set quota 3:100
+expect_json set_quota_shown 'j["policy"]["quota"] == [{"cid": 3, "pages": 100}]' "$CTL" -j policy show
+expect_ok set_quota_none 'no quota of its own' "$CTL" policy set quota 3:none
+expect_json set_quota_none_shown 'j["policy"]["quota"] == []' "$CTL" -j policy show
+expect_ok set_default_quota 'default-quota 5000: set' "$CTL" policy set default-quota 5000
+expect_ok set_shown_text '^  default-quota +5000 pages' "$CTL" policy show
+grep -qE '^  allow +3:7000$' "$W/out"
+verdict set_allow_shown_text $?
+check pin_layout_restrict pins_are restrict allow counters link meta prog quota settings
+expect_json swap_carries_tunables 'j["tunables_carried"]' "$CTL" -j policy swap restrict
+expect_json carried_tunables_shown 'j["policy"]["allow"] == [{"cid": 3, "port": 7000}] and
+	j["policy"]["default_quota"] == 5000' "$CTL" -j policy show
+expect_json swap_fresh 'not j["tunables_carried"]' "$CTL" -j policy swap restrict --fresh
+expect_json fresh_tunables_empty 'j["policy"]["allow"] == [] and j["policy"]["default_quota"] == 0' \
+	"$CTL" -j policy show
+expect_ok swap_to_iotlb 'iotlb loaded' "$CTL" policy swap iotlb
+expect_fail set_on_iotlb "policy 'iotlb' has no tunable 'quota'" "$CTL" policy set quota 3:1
+
+# 9. A policy from a file: tag in .rodata, maps pinned by name, derived name.
+expect_ok unload_iotlb 'iotlb unloaded' "$CTL" policy unload
+expect_ok load_file_named "custom loaded from $BUILD/bpf/default.bpf.o" \
+	"$CTL" policy load "$BUILD/bpf/default.bpf.o" --name custom
+expect_json load_file_show "j['policy']['name'] == 'custom' and
+	j['policy']['source'] == '$BUILD/bpf/default.bpf.o' and not j['policy']['shipped'] and j['policy']['attached']" "$CTL" -j policy show
+TAG_FILE=$(field tag)
+T=$(prog_tag "$(field prog_id)")
+[ -n "$T" ] && [ "$T" = "$TAG_FILE" ]
+verdict load_file_sets_policy_tag $?
+expect_ok load_file_twice 'already loaded' "$CTL" policy load "$BUILD/bpf/default.bpf.o" --name custom
+expect_json swap_file_derived_name 'j["name"] == "restrict" and j["replaced"]["name"] == "custom"' \
+	"$CTL" -j policy swap "$BUILD/bpf/restrict.bpf.o"
+expect_ok set_on_file_policy 'allowed' "$CTL" policy set allow 3:7000
+check swap_file_one_dir only_dir restrict
+
+# 10. An interrupted load or swap is cleaned up by the next command.
+mkdir "$PIN/_new-stale"
+expect_ok stale_dir_noted '^policy: restrict' "$CTL" policy show
+grep -q 'interrupted' "$W/err"
+verdict stale_dir_reported $?
+expect_ok stale_dir_cleaned 'default loaded' "$CTL" policy swap default
+check stale_dir_removed only_dir default
+
+# 11. grants and stats, table and JSON.
+expect_ok grants '^grants: none$' "$CTL" grants
+expect_json grants_json 'j == []' "$CTL" -j grants
+expect_ok stats '^packets seen +[0-9]+' "$CTL" stats
+grep -qE '^GPA lists' "$W/out" && grep -qE '^messages \(classified\) +[0-9]+' "$W/out" &&
+	! grep -qE '^    VSHM_E_[A-Z]+ +0$' "$W/out"
+verdict stats_table_nonzero_reasons_only $?
+expect_json stats_json '"pkts_seen" in j and "msgs_seen" in j and "lists_translated" in j and
+	"VSHM_E_DENIED" in j["refused"] and len(j["refused"]) >= 20 and isinstance(j["policies"], list) and
+	any(p["name"] == "default" for p in j["policies"])' "$CTL" -j stats
+expect_json stats_pretty 'isinstance(j, dict)' "$CTL" -p stats
+grep -q '^  "pkts_seen": ' "$W/out"
+verdict stats_pretty_indented $?
+expect_json global_option_after_object 'j["policy"]["name"] == "default"' "$CTL" policy show -j
+
+# 12. Unload, and the module unloads: no reference left behind.
+expect_ok final_unload 'default unloaded' "$CTL" policy unload
+unload_modules() {
+	rmmod vsock_shm_mapper 2> /dev/null
+	rmmod vhost_vsock_shm 2> /dev/null
+	module_gone
+}
+check modules_unload wait_for 5 unload_modules
+
+echo "# $n cases in $SECONDS s" | tee -a "$OUT"
+echo "1..$n" | tee -a "$OUT"
+rm -rf "$W"
+grep -q '^not ok' "$OUT" && exit 1
+exit 0

@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make install / uninstall, included by the top Makefile:
+#
+#   $(DESTDIR)$(PREFIX)/sbin/vsock-shmctl
+#   $(DESTDIR)$(PREFIX)/lib/vsock-shm/policies/<name>.bpf.o   the shipped policies
+#   $(DESTDIR)$(PREFIX)/share/man/man8/vsock-shmctl.8
+#
+# PREFIX defaults to /usr/local. Uses $(B) (build dir) and $(TOP) (source
+# tree) of the including Makefile when set. Keeps the including Makefile's
+# default goal.
+
+PREFIX ?= /usr/local
+INSTALL ?= install
+CTL_MK_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+CTL_TOP := $(if $(TOP),$(TOP),$(abspath $(CTL_MK_DIR)/../..))
+CTL_BUILD := $(if $(B),$(B),$(CTL_TOP)/build)
+CTL_SBIN := $(DESTDIR)$(PREFIX)/sbin
+CTL_POLICIES := $(DESTDIR)$(PREFIX)/lib/vsock-shm/policies
+CTL_MAN8 := $(DESTDIR)$(PREFIX)/share/man/man8
+
+ctl_saved_goal := $(.DEFAULT_GOAL)
+
+.PHONY: install uninstall
+
+install: userspace
+	$(INSTALL) -d $(CTL_SBIN) $(CTL_POLICIES) $(CTL_MAN8)
+	$(INSTALL) -m 0755 $(CTL_BUILD)/host/vsock-shmctl $(CTL_SBIN)/vsock-shmctl
+	$(INSTALL) -m 0644 $(CTL_BUILD)/bpf/*.bpf.o $(CTL_POLICIES)/
+	$(INSTALL) -m 0644 $(CTL_TOP)/docs/vsock-shmctl.8 $(CTL_MAN8)/vsock-shmctl.8
+
+uninstall:
+	rm -f $(CTL_SBIN)/vsock-shmctl $(CTL_MAN8)/vsock-shmctl.8
+	rm -f $(patsubst $(CTL_BUILD)/bpf/%,$(CTL_POLICIES)/%,$(wildcard $(CTL_BUILD)/bpf/*.bpf.o))
+	-rmdir $(CTL_POLICIES) $(DESTDIR)$(PREFIX)/lib/vsock-shm 2>/dev/null
+
+.DEFAULT_GOAL := $(ctl_saved_goal)
