@@ -474,7 +474,7 @@ static void run_catalogue(void)
 	expect_alone("alloc_bad_page_size", buf, (size_t)len, VSHM_E_ALLOC);
 	len = alloc_msg(buf, 1, 65536, 4096, 0x10);
 	expect_alone("alloc_unknown_access", buf, (size_t)len, VSHM_E_ALLOC);
-	len = alloc_msg(buf, 1, 1ULL << 44, 4096, VSHM_ACCESS_READ);
+	len = alloc_msg(buf, 1, 1ULL << 40, 4096, VSHM_ACCESS_READ);
 	expect_alone("alloc_enormous", buf, (size_t)len, VSHM_E_QUOTA);
 
 	len = list_of(buf, 1, &r, 1);
