@@ -20,7 +20,7 @@ KENV = eval "$$($(TOP)/scripts/kernel.sh | grep -E '^K(VER|DIR)=')" && export KV
 
 CC_USER := gcc
 
-.PHONY: all deps kernel modules bpf peer selftests userspace lab unit test demo bench soak \
+.PHONY: all deps kernel modules bpf peer selftests userspace lab unit test demo bench soak fuzz \
 	shell-l1 checkpatch clean distclean help
 
 all: modules bpf peer selftests userspace lab
@@ -79,6 +79,10 @@ test:
 
 demo: all
 	@$(TOP)/scripts/demo.sh
+
+# libFuzzer over the module's and the server's parsers (FUZZ_SECONDS each).
+fuzz: deps userspace
+	@$(MAKE) -s -C fuzz O=$(B) run
 
 # 1000 share/free cycles across 4 guests with vsock traffic beside.
 soak: all

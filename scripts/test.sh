@@ -58,6 +58,14 @@ else
 	[ $urc = 0 ] || grep -q '^not ok' "$RES/unit.tap" ||
 		echo "not ok 999 unit: test runner exited $urc" >> "$RES/unit.tap"
 
+	# The fuzz targets over their corpus and kept crash inputs, once each.
+	stage fuzz bash -c "make -s -C fuzz O='$B' regress 2>&1 | tee '$RES/fuzz.log'; exit \${PIPESTATUS[0]}"
+	frc=$?
+	awk '/REGRESS/ { n++; sub(/^ */, ""); print "ok " n " fuzz-regress: " $0 }' \
+		"$RES/fuzz.log" > "$RES/fuzz.tap"
+	[ $frc = 0 ] && [ -s "$RES/fuzz.tap" ] ||
+		echo "not ok 99 fuzz-regress: make -C fuzz regress exited $frc" >> "$RES/fuzz.tap"
+
 	stage lab "$TOP/scripts/lab/l1" -t 1800 -n suite -- scripts/lab/l1-suite.sh
 	lrc=$?
 	cp "$B"/lab/runs/suite/*.tap "$RES/" 2>/dev/null
