@@ -26,8 +26,10 @@
  * Checks that extent [gfn, gfn + n) lies in one user memslot the guest may
  * write, and returns the VMM virtual address of its first page in *hva.
  */
-static int memslot_extent(struct kvm *kvm, u64 gfn, u32 n, u64 *hva)
+static int memslot_extent(void *arg, u64 gpa, u32 n, u64 *hva)
 {
+	struct kvm *kvm = arg;
+	u64 gfn = gpa >> PAGE_SHIFT;
 	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
 
 	if (!slot || slot->id >= KVM_USER_MEM_SLOTS ||
@@ -51,6 +53,29 @@ static int xlat_result(struct vsock_shm_pkt_ctx *ctx, u32 status, u32 detail,
 	return status;
 }
 
+/*
+ * Translates every extent of the packet with @extent_fn, recording the VMM
+ * address of each; stops at the first failure and records the result.
+ */
+static int xlat_extents(struct vsock_shm_pkt *pkt,
+			int (*extent_fn)(void *arg, u64 gpa, u32 n, u64 *hva),
+			void *arg, u32 how)
+{
+	int ret = 0;
+	u32 i;
+
+	for (i = 0; i < pkt->info.nr_ext; i++) {
+		u64 gpa;
+		u32 n;
+
+		vshm_wire_ext_get(pkt->info.ext, i, &gpa, &n);
+		ret = extent_fn(arg, gpa, n, &pkt->hva[i]);
+		if (ret)
+			break;
+	}
+	return xlat_result(&pkt->ctx, ret, ret ? i : VSHM_NO_INDEX, how);
+}
+
 /* Translation applies only to a whole, valid GPA_LIST. */
 static int xlat_applicable(struct vsock_shm_pkt_ctx *ctx)
 {
@@ -64,7 +89,6 @@ int vsock_shm_translate_memslots(struct vsock_shm_pkt_ctx *ctx)
 	struct vsock_shm_pkt *pkt = to_pkt(ctx);
 	struct kvm *kvm = READ_ONCE(pkt->sd->kvm);
 	int ret, idx;
-	u32 i;
 
 	ret = xlat_applicable(ctx);
 	if (ret)
@@ -74,18 +98,9 @@ int vsock_shm_translate_memslots(struct vsock_shm_pkt_ctx *ctx)
 				   VSOCK_SHM_XLAT_MEMSLOTS);
 
 	idx = srcu_read_lock(&kvm->srcu);
-	for (i = 0; i < pkt->info.nr_ext; i++) {
-		u64 gpa;
-		u32 n;
-
-		vshm_wire_ext_get(pkt->info.ext, i, &gpa, &n);
-		ret = memslot_extent(kvm, gpa >> PAGE_SHIFT, n, &pkt->hva[i]);
-		if (ret)
-			break;
-	}
+	ret = xlat_extents(pkt, memslot_extent, kvm, VSOCK_SHM_XLAT_MEMSLOTS);
 	srcu_read_unlock(&kvm->srcu, idx);
-	return xlat_result(ctx, ret, ret ? i : VSHM_NO_INDEX,
-			   VSOCK_SHM_XLAT_MEMSLOTS);
+	return ret;
 }
 
 /*
@@ -93,8 +108,9 @@ int vsock_shm_translate_memslots(struct vsock_shm_pkt_ctx *ctx)
  * device's memory table that the guest may write, and returns the VMM
  * address of its first page in *hva.
  */
-static int iotlb_extent(struct vhost_iotlb *umem, u64 gpa, u32 n, u64 *hva)
+static int iotlb_extent(void *arg, u64 gpa, u32 n, u64 *hva)
 {
+	struct vhost_iotlb *umem = arg;
 	u64 last = gpa + ((u64)n << PAGE_SHIFT) - 1;
 	struct vhost_iotlb_map *map;
 
@@ -118,22 +134,11 @@ int vsock_shm_translate_iotlb(struct vsock_shm_pkt_ctx *ctx)
 	struct vsock_shm_pkt *pkt = to_pkt(ctx);
 	struct vhost_virtqueue *vq = pkt->sd->vdev->vqs[VSOCK_VQ_TX];
 	int ret;
-	u32 i;
 
 	ret = xlat_applicable(ctx);
 	if (ret)
 		return ret < 0 ? ret : xlat_result(ctx, ret, VSHM_NO_INDEX, 0);
-	for (i = 0; i < pkt->info.nr_ext; i++) {
-		u64 gpa;
-		u32 n;
-
-		vshm_wire_ext_get(pkt->info.ext, i, &gpa, &n);
-		ret = iotlb_extent(vq->umem, gpa, n, &pkt->hva[i]);
-		if (ret)
-			break;
-	}
-	return xlat_result(ctx, ret, ret ? i : VSHM_NO_INDEX,
-			   VSOCK_SHM_XLAT_IOTLB);
+	return xlat_extents(pkt, iotlb_extent, vq->umem, VSOCK_SHM_XLAT_IOTLB);
 }
 
 int vsock_shm_set_verdict(struct vsock_shm_pkt_ctx *ctx, u32 verdict,
