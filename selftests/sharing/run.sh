@@ -53,7 +53,12 @@ guest_tap() {
 	local name=$1 log=$R/l2-$1.log
 	shift
 	scripts/lab/l2 -c 3 -m 512M -t 400 -- "$@" > "$log" 2>&1
-	echo "# guest $name exited $?"
+	local rc=$?
+	echo "# guest $name exited $rc"
+	# A guest that died without reporting its cases fails loudly.
+	if [ $rc -ge 124 ] || ! grep -q '^\[l2:3\] 1\.\.[0-9]' "$log"; then
+		echo "not ok 0 sharing/$name: the guest ended without its results (exit $rc)" >> "$OUT.guest"
+	fi
 	sed -n 's/^\[l2:3\] \(\(not \)\{0,1\}ok\) [0-9]* \(.*\)$/\1|\3/p' "$log" |
 	while IFS='|' read -r verdict rest; do
 		n=$((n + 1))
