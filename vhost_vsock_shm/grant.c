@@ -79,6 +79,7 @@ static void grant_release(struct kref *ref)
 
 	WARN_ON_ONCE(g->state != VSOCK_SHM_GRANT_REVOKED || !list_empty(&g->mms));
 	mmdrop(g->vmm_mm);
+	kvfree(g->spans);
 	kvfree(g->pages);
 	kfree(g);
 }
@@ -223,6 +224,41 @@ void vsock_shm_conn_close_all(struct vsock_shm_dev *sd)
 	sd->nr_conns = 0;
 	mutex_unlock(&sd->lock);
 	revoke_list(sd, &dead);
+}
+
+/*
+ * Moves to @dead every grant of @sd with a span @check no longer vouches
+ * for, and returns how many grants were checked. Called in the vhost
+ * worker, the only filler of grants: no chunk is half done.
+ */
+u32 vsock_shm_grants_recheck(struct vsock_shm_dev *sd,
+			     vsock_shm_span_check_t check, void *arg,
+			     struct list_head *dead)
+{
+	struct vsock_shm_grant *g, *tmp;
+	struct vsock_shm_conn *c;
+	u32 checked = 0, i;
+	int bkt;
+
+	mutex_lock(&sd->lock);
+	hash_for_each(sd->conns, bkt, c, node) {
+		list_for_each_entry_safe(g, tmp, &c->grants, conn_node) {
+			checked++;
+			for (i = 0; i < g->nr_spans; i++)
+				if (!check(arg, &g->spans[i]))
+					break;
+			if (i < g->nr_spans)
+				list_move_tail(&g->conn_node, dead);
+		}
+	}
+	mutex_unlock(&sd->lock);
+	return checked;
+}
+
+/* Revokes the grants vsock_shm_grants_recheck() put on @dead. */
+void vsock_shm_grants_revoke(struct vsock_shm_dev *sd, struct list_head *dead)
+{
+	revoke_list(sd, dead);
 }
 
 /* Called with sd->lock held. */
@@ -389,6 +425,24 @@ static int record_runs(struct vsock_shm_dev *sd, struct vsock_shm_grant *g,
 	return 0;
 }
 
+/* Makes room for @more spans in @g. Called by the vhost worker. */
+static int grant_reserve_spans(struct vsock_shm_grant *g, u32 more)
+{
+	u32 want = g->nr_spans + more, max;
+	struct vsock_shm_span *spans;
+
+	if (want <= g->max_spans)
+		return 0;
+	max = max(want, 2 * g->max_spans);
+	spans = kvrealloc(g->spans, g->max_spans * sizeof(*spans),
+			  max * sizeof(*spans), GFP_KERNEL);
+	if (!spans)
+		return -ENOMEM;
+	g->spans = spans;
+	g->max_spans = max;
+	return 0;
+}
+
 static u32 count_runs(struct page **pages, u32 n)
 {
 	u32 i, runs = n ? 1 : 0;
@@ -438,8 +492,13 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 	mutex_unlock(&sd->lock);
 
 	/* Only the vhost worker fills a grant: no lock needed for pages[]. */
+	if (grant_reserve_spans(g, info->nr_ext)) {
+		err = VSHM_E_NOMEM;
+		goto out_revoke;
+	}
 	pos = g->filled;
 	for (i = 0; i < info->nr_ext; i++) {
+		struct vsock_shm_span *span;
 		u64 gpa;
 		u32 n;
 
@@ -465,6 +524,11 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 		vsock_shm_stat_add(VSOCK_SHM_STAT_PAGES_PINNED, n);
 		vshm_wire_ext_set_addr((void *)info->ext, i,
 				       page_to_phys(g->pages[pos]));
+		span = &g->spans[g->nr_spans++];
+		span->gpa = gpa;
+		span->hva = pkt->hva[i];
+		span->nr_pages = n;
+		span->how = pkt->ctx.xlat_how;
 		pos += n;
 		g->filled = pos;
 	}

@@ -77,6 +77,25 @@ struct vsock_shm_grant {
 
 	/* Filled by the vhost worker, emptied at revocation: */
 	struct list_head runs;		/* struct vsock_shm_run */
+
+	/* Filled and read by the vhost worker only: */
+	struct vsock_shm_span *spans;	/* nr_spans of max_spans entries */
+	u32 nr_spans;
+	u32 max_spans;
+};
+
+/*
+ * Where the pages of one extent came from: guest-physical range, the VMM
+ * address it translated to, and through what (enum vsock_shm_xlat_how).
+ * When the guest's memory map changes, each span is translated again; a
+ * grant with a span that no longer lands at the same VMM address is
+ * revoked (memmap.c).
+ */
+struct vsock_shm_span {
+	u64 gpa;
+	u64 hva;
+	u32 nr_pages;
+	u32 how;
 };
 
 /*
@@ -100,6 +119,14 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 			  struct vsock_shm_pkt *pkt, u32 *grant_id, u32 *detail);
 int vsock_shm_grant_free(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 			 u32 region);
+
+/* Says whether a span still translates to its VMM address. */
+typedef bool (*vsock_shm_span_check_t)(void *arg,
+				       const struct vsock_shm_span *span);
+u32 vsock_shm_grants_recheck(struct vsock_shm_dev *sd,
+			     vsock_shm_span_check_t check, void *arg,
+			     struct list_head *dead);
+void vsock_shm_grants_revoke(struct vsock_shm_dev *sd, struct list_head *dead);
 
 /* For the mapper module. */
 struct vsock_shm_grant *vsock_shm_grant_get_for_sock(u32 id,

@@ -15,6 +15,7 @@
 #include <linux/vhost.h>
 
 #include "grant.h"
+#include "memmap.h"
 #include "pkt.h"
 #include "shm.h"
 #include "stats.h"
@@ -88,6 +89,7 @@ static void dev_unbind(struct vsock_shm_dev *sd)
 /* Called after the device stopped: no packet can be in flight. */
 void vsock_shm_dev_release(struct vsock_shm_dev *sd)
 {
+	vsock_shm_memmap_unbind(sd);
 	dev_unbind(sd);
 	WARN_ON_ONCE(sd->nr_grants || sd->pinned_pages ||
 		     !RB_EMPTY_ROOT(&sd->pfns.rb_root));
@@ -127,11 +129,24 @@ static void dev_bind(struct vsock_shm_dev *sd)
 	if (!kvm)
 		pr_info("vhost_vsock_shm: owner %d has no KVM VM: memslot translation is off for this device\n",
 			task_pid_nr(current));
+	if (vsock_shm_memmap_bind(sd)) {
+		/* Grants must not outlive a memory map change: no sharing. */
+		pr_warn("vhost_vsock_shm: owner %d: out of memory, sharing is off for this device\n",
+			task_pid_nr(current));
+		kvfree(sd->pkt);
+		sd->pkt = NULL;
+	}
 }
 
 /* Called under the vhost device mutex after a generic ioctl succeeded. */
 void vsock_shm_dev_ioctl(struct vsock_shm_dev *sd, unsigned int ioctl)
 {
-	if (ioctl == VHOST_SET_OWNER)
+	switch (ioctl) {
+	case VHOST_SET_OWNER:
 		dev_bind(sd);
+		break;
+	case VHOST_SET_MEM_TABLE:
+		vsock_shm_memmap_changed(sd);
+		break;
+	}
 }

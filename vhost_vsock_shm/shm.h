@@ -19,13 +19,14 @@ struct vhost_dev;
 struct kvm;
 struct mm_struct;
 struct vsock_shm_pkt;
+struct vsock_shm_memmap;
 
 /*
  * Per vhost-vsock device sharing state, embedded in struct vhost_vsock.
  *
  * Set at VHOST_SET_OWNER under the vhost device mutex, before the device can
  * run, and cleared at release after it stopped: @kvm, @mm, @memlock_pages,
- * @ipc_lock. Used by the vhost worker only: @pkt, @pkts_seen, @cid.
+ * @ipc_lock, @memmap. Used by the vhost worker only: @pkt, @pkts_seen, @cid.
  * Everything else is guarded by @lock.
  */
 struct vsock_shm_dev {
@@ -35,6 +36,7 @@ struct vsock_shm_dev {
 	unsigned long memlock_pages;	/* the VMM's RLIMIT_MEMLOCK, pages */
 	bool ipc_lock;			/* the VMM had CAP_IPC_LOCK */
 	u32 cid;			/* guest CID, as last seen */
+	struct vsock_shm_memmap *memmap; /* memory map watch (memmap.c) */
 
 	struct vsock_shm_pkt *pkt;	/* per-packet scratch */
 	u64 pkts_seen;

@@ -26,6 +26,9 @@ static const char * const vsock_shm_stat_names[VSOCK_SHM_STAT_NR] = {
 	[VSOCK_SHM_STAT_PAGES_PINNED]	= "pages_pinned",
 	[VSOCK_SHM_STAT_PAGES_UNPINNED]	= "pages_unpinned",
 	[VSOCK_SHM_STAT_FREES]		= "frees",
+	[VSOCK_SHM_STAT_MEMMAP_CHANGES]	= "memmap_changes",
+	[VSOCK_SHM_STAT_GRANTS_RECHECKED] = "grants_rechecked",
+	[VSOCK_SHM_STAT_GRANTS_REVOKED_MEMMAP] = "grants_revoked_memmap",
 };
 
 /* debugfs directory; created at init, removed at exit. */

@@ -141,6 +141,24 @@ int vsock_shm_translate_iotlb(struct vsock_shm_pkt_ctx *ctx)
 	return xlat_extents(pkt, iotlb_extent, vq->umem, VSOCK_SHM_XLAT_IOTLB);
 }
 
+/*
+ * Translates [gpa, gpa + n pages) again through the source @how named, as
+ * the kfuncs did: 0 with *hva set, or an enum vshm_err. For memslots the
+ * caller holds kvm->srcu; for the memory table, the TX virtqueue mutex.
+ */
+int vsock_shm_translate_again(struct kvm *kvm, struct vhost_iotlb *umem,
+			      u32 how, u64 gpa, u32 n, u64 *hva)
+{
+	switch (how) {
+	case VSOCK_SHM_XLAT_MEMSLOTS:
+		return kvm ? memslot_extent(kvm, gpa, n, hva) : VSHM_E_NOTMAPPABLE;
+	case VSOCK_SHM_XLAT_IOTLB:
+		return iotlb_extent(umem, gpa, n, hva);
+	default:
+		return VSHM_E_INTERNAL;
+	}
+}
+
 int vsock_shm_set_verdict(struct vsock_shm_pkt_ctx *ctx, u32 verdict,
 			  u32 code, u32 policy)
 {

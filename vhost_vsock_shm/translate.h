@@ -2,7 +2,15 @@
 #ifndef _VHOST_VSOCK_SHM_TRANSLATE_H
 #define _VHOST_VSOCK_SHM_TRANSLATE_H
 
+#include <linux/types.h>
+
+struct kvm;
+struct vhost_iotlb;
+
 /* Registers the kfuncs for tracing programs; there is no unregister. */
 int vsock_shm_kfuncs_init(void);
+
+int vsock_shm_translate_again(struct kvm *kvm, struct vhost_iotlb *umem,
+			      u32 how, u64 gpa, u32 n, u64 *hva);
 
 #endif /* _VHOST_VSOCK_SHM_TRANSLATE_H */
