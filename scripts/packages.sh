@@ -10,7 +10,7 @@ PKGS=(
 	build-essential gcc make patch bc flex bison pkg-config file xz-utils
 	clang llvm libbpf-dev bpftool dwarves libelf-dev zlib1g-dev
 	kmod cpio busybox-static qemu-system-x86 socat iproute2
-	libcriterion-dev libclang-rt-14-dev python3 groff-base
+	libcriterion-dev libclang-rt-14-dev groff-base jq
 )
 
 missing=()
