@@ -8,6 +8,18 @@ set -uo pipefail
 R=${LAB_RUN:?}
 KO=$BUILD/module/$KVER/vhost_vsock_shm.ko
 stamp() { echo "== $1 ($(cut -d' ' -f1 /proc/uptime) s)"; }
+# suite SECONDS NAME CMD...: runs one suite with a time budget of its own,
+# so that one stuck suite is reported as such and the others still run.
+suite() {
+	local t=$1 name=$2
+	shift 2
+	timeout -k 10 "$t" "$@"
+	local rc=$?
+	if [ $rc = 124 ] || [ $rc = 137 ]; then
+		echo "not ok 999 $name: the suite did not end within $t s" | tee -a "$R/$name.tap"
+		ps -eo pid,stat,etimes,wchan:32,args | grep -E 'qemu|vshm|vsock|run.sh' | grep -v grep
+	fi
+}
 
 modprobe kvm_amd || echo "l1-suite: kvm_amd does not load: L2 cannot run"
 
@@ -17,21 +29,21 @@ VSOCK_SHM_KO=$KO VSOCK_SHM_MAPPER_KO=$BUILD/module/$KVER/vsock_shm_mapper.ko \
 cat "$R/module.tap"
 
 stamp "selftests: sharing"
-selftests/sharing/run.sh "$R/sharing.tap"
+suite 720 sharing selftests/sharing/run.sh "$R/sharing.tap"
 
 stamp "selftests: policy CLI"
-selftests/policy/run.sh "$R/policy.tap"
+suite 600 policy selftests/policy/run.sh "$R/policy.tap"
 
 stamp "selftests: policy swap under traffic"
-selftests/sharing/swap.sh "$R/swap.tap"
+suite 480 swap selftests/sharing/swap.sh "$R/swap.tap"
 
 stamp "selftests: short soak (52 cycles, 4 guests)"
-selftests/sharing/soak.sh "$R/soak.tap" 52
+suite 480 soak selftests/sharing/soak.sh "$R/soak.tap" 52
 
 stamp "peer suite over stock vhost_vsock"
-scripts/lab/peer-suite.sh stock "$R/peer-stock.tap"
+suite 300 peer-stock scripts/lab/peer-suite.sh stock "$R/peer-stock.tap"
 stamp "peer suite over vhost_vsock_shm"
-scripts/lab/peer-suite.sh fork "$R/peer-fork.tap"
+suite 300 peer-fork scripts/lab/peer-suite.sh fork "$R/peer-fork.tap"
 
 # Every peer test that passes on stock must pass on the fork.
 stamp "peer comparison"

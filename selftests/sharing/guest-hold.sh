@@ -1,29 +1,52 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# In an L2 guest: share SIZE on PORT, wait until it is mapped, then end in
-# the way MODE says while the region is live:
+# In an L2 guest: for each MODE in turn, share SIZE on PORT, wait until it
+# is mapped, then end that share in the way MODE says while it is live:
 #   kill      SIGKILL the guest client (its connection is reset)
-#   poweroff  power the guest off
-#   hold      keep it for HOLD_MS (default 15 s) while the host acts
-# Usage: guest-hold.sh PORT SIZE MODE
-port=$1 size=$2 mode=$3
-vshm-guest share --port "$port" --size "$size" --hold-ms "${HOLD_MS:-15000}" > /tmp/share.log 2>&1 &
-pid=$!
-i=0
-until grep -q 'region' /tmp/share.log; do
-	i=$((i + 1))
-	if [ $i -gt 600 ] || ! kill -0 $pid 2>/dev/null; then
-		cat /tmp/share.log
-		echo "guest-hold: the region was not mapped"
-		exit 1
-	fi
-	sleep 0.1
+#   hold      keep it for HOLD_MS (default 15 s) while the host acts (the
+#             host may kill its server: the client then ends)
+#   poweroff  power the guest off (last)
+# A share that finds no server (the host is restarting it) is tried again
+# for up to a minute.
+# Usage: guest-hold.sh PORT SIZE MODE...
+port=$1 size=$2
+shift 2
+
+# Starts a share in the background and waits until it is mapped.
+share() {
+	tries=0
+	while :; do
+		vshm-guest share --port "$port" --size "$size" \
+			--hold-ms "${HOLD_MS:-15000}" > /tmp/share.log 2>&1 &
+		pid=$!
+		i=0
+		until grep -q 'region' /tmp/share.log; do
+			i=$((i + 1))
+			kill -0 $pid 2>/dev/null && [ $i -le 600 ] && { sleep 0.1; continue; }
+			break
+		done
+		grep -q 'region' /tmp/share.log && return 0
+		kill -9 $pid 2>/dev/null
+		wait $pid 2>/dev/null
+		tries=$((tries + 1))
+		if [ $tries -ge 60 ]; then
+			cat /tmp/share.log
+			echo "guest-hold: the region was not mapped"
+			exit 1
+		fi
+		sleep 1
+	done
+}
+
+for mode in "$@"; do
+	share
+	cat /tmp/share.log
+	echo "guest-hold: mapped, now: $mode"
+	case "$mode" in
+	kill)		kill -9 $pid; wait $pid; sleep 3 ;;
+	hold)		wait $pid ;;
+	poweroff)	poweroff -f ;;
+	*)		echo "guest-hold: unknown mode $mode"; exit 1 ;;
+	esac
 done
-cat /tmp/share.log
-echo "guest-hold: mapped, now: $mode"
-case "$mode" in
-kill)		kill -9 $pid; wait $pid; sleep 1 ;;
-poweroff)	poweroff -f ;;
-hold)		wait $pid ;;
-esac
 exit 0
