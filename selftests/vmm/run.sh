@@ -1,0 +1,53 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vmm_test in L1: vhost_vsock_shm driven by a VMM of our own (no vCPU, no
+# L2), with the server's side in the same program. Loads the fork, the
+# mapper and the default policy, runs the tests (the mem_table ones swap to
+# the iotlb policy and back through $VSHM_CTL), then unloads everything and
+# checks that the host's pins are back where they were. Writes TAP to OUT.
+#   selftests/vmm/run.sh OUT.tap
+set -uo pipefail
+
+OUT=$1
+R=${LAB_RUN:-/tmp}
+M=$BUILD/module/$KVER
+CTL=$BUILD/host/vsock-shmctl
+LOG=$R/vmm_test.log
+n=0
+
+: > "$OUT"
+emit() { n=$((n + 1)); echo "$1 $n vmm/$2" | tee -a "$OUT"; }
+check() {
+	local name=$1
+	shift
+	if "$@"; then emit ok "$name"; else emit "not ok" "$name"; fi
+}
+pins() {
+	awk '$1 == "nr_foll_pin_acquired" { a = $2 } $1 == "nr_foll_pin_released" { r = $2 }
+	     END { print a - r }' /proc/vmstat
+}
+
+modprobe kvm_amd 2>/dev/null || modprobe kvm_intel
+modprobe -a vhost vsock vmw_vsock_virtio_transport_common
+check modules_load bash -c "insmod $M/vhost_vsock_shm.ko && insmod $M/vsock_shm_mapper.ko"
+check policy_loads "$CTL" policy load default
+BASE=$(pins)
+
+# The harness's "ok N vmm.NAME" lines become ours; its comments go along.
+VSHM_CTL=$CTL "$BUILD/selftests/vmm_test" > "$LOG" 2>&1
+echo "# vmm_test exited $?" | tee -a "$OUT"
+found=0
+while IFS= read -r line; do
+	case "$line" in
+	"not ok "*) emit "not ok" "${line#not ok * vmm.}"; found=1 ;;
+	"ok "*) emit ok "${line#ok * vmm.}"; found=1 ;;
+	"#"*) echo "$line" | tee -a "$OUT" ;;
+	esac
+done < "$LOG"
+[ $found = 1 ] || emit "not ok" "vmm_test_ran # no result from vmm_test"
+
+check policy_unloads "$CTL" policy unload
+check modules_unload bash -c "rmmod vsock_shm_mapper && rmmod vhost_vsock_shm"
+check pins_at_baseline_at_end test "$(pins)" = "$BASE"
+echo "1..$n" >> "$OUT"
