@@ -66,10 +66,14 @@ bpf: kernel
 # suite and the guest programs).
 L2_PROGS = $(B)/peer/vsock_test $(B)/guest/* $(TOP)/selftests/sharing/guest-*.sh \
 	$(TOP)/scripts/lab/demo-guest.sh $(TOP)/scripts/lab/bench-guest.sh
-lab: kernel peer userspace selftests
+lab: kernel peer userspace selftests $(B)/lab/kvm-keeper
 	@$(KENV) && \
 	$(TOP)/scripts/lab/initramfs.sh l1 $(B)/lab/l1.cpio.gz && \
 	$(TOP)/scripts/lab/initramfs.sh l2 $(B)/lab/l2.cpio.gz $(L2_PROGS)
+
+$(B)/lab/kvm-keeper: scripts/lab/kvm-keeper.c
+	@mkdir -p $(dir $@)
+	$(CC_USER) -O2 -Wall -Wextra -Werror -o $@ $<
 
 unit: deps
 	@if [ -f selftests/unit/Makefile ]; then $(MAKE) -s -C selftests/unit O=$(B) run; fi

@@ -22,6 +22,9 @@ suite() {
 }
 
 modprobe kvm_amd || echo "l1-suite: kvm_amd does not load: L2 cannot run"
+# Before any baseline is taken: the vCPU that spares L1 text patching while
+# L2 guests run (scripts/lab/kvm-keeper.c; scripts/lab/l2 starts it too).
+"$BUILD/lab/kvm-keeper" /run/kvm-keeper.pid || echo "l1-suite: kvm-keeper did not start"
 
 stamp "selftests: module"
 VSOCK_SHM_KO=$KO VSOCK_SHM_MAPPER_KO=$BUILD/module/$KVER/vsock_shm_mapper.ko \

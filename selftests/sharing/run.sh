@@ -156,9 +156,14 @@ fi
 if wait_for 60 created_past $((G0 + 2)) && wait_for 10 grants_live; then
 	check unload_refused_while_shared bash -c "! rmmod vhost_vsock_shm 2>/dev/null"
 	check mapper_unload_refused_while_mapped bash -c "! rmmod vsock_shm_mapper 2>/dev/null"
+	# A policy decides translations only: unloading it leaves grants be.
+	live=$(live_grants)
+	check policy_unload_with_live_grant "$CTL" policy unload
+	check grant_outlives_its_policy test "$(live_grants)" = "$live"
 	kill -9 "$SERVER_PID"
 	wait "$SERVER_PID" 2>/dev/null
 	check server_killed_revokes wait_for 30 pins_at_base
+	check policy_reloads "$CTL" policy load default
 else
 	emit "not ok" "unload_refused_while_shared # the guest's second region never went live"
 fi
