@@ -7,11 +7,13 @@
 # the iotlb policy and back through $VSHM_CTL), then unloads everything and
 # checks that the host's pins are back where they were. Writes TAP to OUT.
 #   selftests/vmm/run.sh OUT.tap
+# VMM_MODULES names another directory holding both modules (to check that
+# the tests fail against an older module).
 set -uo pipefail
 
 OUT=$1
 R=${LAB_RUN:-/tmp}
-M=$BUILD/module/$KVER
+M=${VMM_MODULES:-$BUILD/module/$KVER}
 CTL=$BUILD/host/vsock-shmctl
 LOG=$R/vmm_test.log
 n=0
@@ -24,6 +26,7 @@ check() {
 	if "$@"; then emit ok "$name"; else emit "not ok" "$name"; fi
 }
 pins() {
+	echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null
 	awk '$1 == "nr_foll_pin_acquired" { a = $2 } $1 == "nr_foll_pin_released" { r = $2 }
 	     END { print a - r }' /proc/vmstat
 }
