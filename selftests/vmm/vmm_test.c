@@ -984,6 +984,9 @@ TEST_F_TIMEOUT(vmm, gpa_outside_memslots_refused, TEST_SECS)
 	EXPECT_EQ(VSHM_E_NOTMAPPABLE, self->srv.sh->refused_code);
 	EXPECT_TRUE(pins_at(self->base_pins));
 	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+	/* This time the guest ends the connection with RST. */
+	EXPECT_EQ(0, vm_reset(&self->vm));
+	EXPECT_TRUE(WAIT_FOR(self->srv.sh->conn_ended, REVOKE_MS));
 }
 
 /* A memslot whose host memory is gone: translated, but cannot be pinned. */
