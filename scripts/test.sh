@@ -69,6 +69,10 @@ else
 	stage lab "$TOP/scripts/lab/l1" -t 2700 -n suite -- scripts/lab/l1-suite.sh
 	lrc=$?
 	cp "$B"/lab/runs/suite/*.tap "$RES/" 2>/dev/null
+	# A suite that left no TAP at all did not run: that fails too.
+	for t in module vmm sharing policy swap soak peer-stock peer-fork peer-compare; do
+		[ -s "$RES/$t.tap" ] || fail_tap "$t" "$t: the suite left no results"
+	done
 	case $lrc in
 	0)	;;
 	124)	fail_tap lab "lab: L1 run timed out" ;;

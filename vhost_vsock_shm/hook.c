@@ -67,7 +67,14 @@ static void pkt_parse(struct vsock_shm_pkt *pkt, struct sk_buff *skb)
 	ctx->whole = !!(ctx->flags & VIRTIO_VSOCK_SEQ_EOM);
 
 	if (!ctx->whole) {
+		/*
+		 * Refused whole; its region, if the header got through, ends
+		 * like any refused chunk's (only this connection's regions).
+		 */
 		ctx->msg_status = VSHM_E_FRAG;
+		if (skb->len >= sizeof(struct vshm_hdr))
+			ctx->region = get_unaligned_le32(skb->data +
+					offsetof(struct vshm_hdr, region));
 		return;
 	}
 	err = vshm_wire_check(skb->data, skb->len, info);
@@ -120,8 +127,11 @@ static void pkt_apply(struct vsock_shm_pkt *pkt, struct sk_buff *skb,
 		vsock_shm_stat_inc(VSOCK_SHM_STAT_LISTS_PASSED);
 		return;
 	case VSOCK_SHM_REFUSE:
+		/* A refusal for the translation's reason names its extent. */
+		detail = ctx->code == ctx->xlat_status ? ctx->xlat_detail :
+							  VSHM_NO_INDEX;
 		vsock_shm_stat_verdict(ctx->policy, false);
-		pkt_refuse(pkt, skb, c, ctx->code, VSHM_NO_INDEX);
+		pkt_refuse(pkt, skb, c, ctx->code, detail);
 		return;
 	}
 	/* VSOCK_SHM_TRANSLATE: the kfunc only allows it after a translation. */

@@ -31,6 +31,9 @@ VSOCK_SHM_KO=$KO VSOCK_SHM_MAPPER_KO=$BUILD/module/$KVER/vsock_shm_mapper.ko \
 	"$BUILD/selftests/module_test" > "$R/module.tap" 2>&1
 cat "$R/module.tap"
 
+stamp "selftests: vmm (a VMM of our own: memslots, memory table, VMM killed)"
+suite 300 vmm selftests/vmm/run.sh "$R/vmm.tap"
+
 stamp "selftests: sharing"
 suite 720 sharing selftests/sharing/run.sh "$R/sharing.tap"
 

@@ -175,6 +175,7 @@ struct srv_shared {
 	volatile int conn_ended;	/* the last one ended */
 	volatile int refused;		/* REFUSED lists received */
 	volatile int refused_code;	/* status of the last one */
+	volatile uint32_t refused_detail; /* its extent index */
 	volatile int mapped;		/* the region is mapped now */
 	volatile uint64_t grant;	/* of the last HPA_LIST */
 	volatile int map_errno;		/* of a failed MAP_GRANT or mmap */
@@ -370,6 +371,7 @@ static void srv_message(struct srv *s, size_t n)
 		break;
 	case VSHM_MSG_REFUSED:
 		s->sh->refused_code = (int)m.list.status;
+		s->sh->refused_detail = m.list.detail;
 		s->sh->refused++;
 		srv_reply(s, vshm_encode_error(s->buf, sizeof(s->buf), m.region,
 					       m.list.status, m.list.detail,
@@ -959,7 +961,47 @@ TEST_F_TIMEOUT(vmm, fragmented_gpa_list_refused, TEST_SECS)
 	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
 }
 
-/* GPAs in a KVM_MEM_READONLY slot cannot be shared writable. */
+/*
+ * A later chunk of a region, fragmented: refused, and the region ends with
+ * it (the pages of its first chunk are unpinned without a FREE).
+ */
+TEST_F_TIMEOUT(vmm, fragmented_later_chunk_ends_region, TEST_SECS)
+{
+	static unsigned char buf[VSHM_MAX_MSG];
+	struct vshm_msg m;
+	ssize_t n;
+
+	ASSERT_EQ(0, start_vm(self));
+	two_extents(&self->sh);
+	ASSERT_EQ(0, share_fill(&self->vm, &self->sh));
+	ASSERT_EQ(0, guest_alloc(&self->vm, &self->sh));
+	n = vshm_encode_gpa_list(buf, sizeof(buf), self->sh.region, 0, 64,
+				 &self->sh.runs[0], 1);
+	ASSERT_LT(0, n);
+	ASSERT_EQ(0, vm_send(&self->vm, buf, (size_t)n));
+	ASSERT_EQ(0, guest_recv(&self->vm, &m));
+	ASSERT_EQ(VSHM_MSG_CHUNK_OK, m.type);
+	EXPECT_EQ(host_pins(), self->base_pins + 32);
+
+	n = vshm_encode_gpa_list(buf, sizeof(buf), self->sh.region, 32, 64,
+				 &self->sh.runs[1], 1);
+	ASSERT_LT(0, n);
+	/* The header goes whole in the first packet, the list after it. */
+	ASSERT_EQ(0, vm_send_split(&self->vm, buf, (size_t)n, VSHM_HDR_SIZE + 8));
+	ASSERT_EQ(0, guest_recv(&self->vm, &m));
+	EXPECT_EQ(VSHM_MSG_ERROR, m.type);
+	EXPECT_EQ((uint32_t)VSHM_E_FRAG, m.error.code);
+	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS)) {
+		TH_LOG("the first chunk's pages are still pinned: pins %ld, base %ld",
+		       host_pins(), self->base_pins);
+	}
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+}
+
+/*
+ * GPAs in a KVM_MEM_READONLY slot cannot be shared writable; the refusal
+ * names the extent (the second one here).
+ */
 TEST_F_TIMEOUT(vmm, gpa_in_readonly_memslot_refused, TEST_SECS)
 {
 	void *mem = map_extra();
@@ -968,9 +1010,13 @@ TEST_F_TIMEOUT(vmm, gpa_in_readonly_memslot_refused, TEST_SECS)
 	ASSERT_EQ(0, start_vm(self));
 	ASSERT_EQ(0, vm_set_slot(&self->vm, 2, SLOT2_GPA, EXTRA_SIZE, mem,
 				 KVM_MEM_READONLY));
-	one_extent(&self->sh, SLOT2_GPA + 8 * PAGE, 16);
+	self->sh = (struct share){
+		.region = REGION, .n = 2,
+		.runs = { { VM_SLOT1_GPA, 4 }, { SLOT2_GPA + 8 * PAGE, 16 } },
+	};
 	EXPECT_EQ(VSHM_E_RDONLY, share_refused(self, false));
 	EXPECT_EQ(VSHM_E_RDONLY, self->srv.sh->refused_code);
+	EXPECT_EQ(1U, self->srv.sh->refused_detail);
 	EXPECT_TRUE(pins_at(self->base_pins));
 	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
 }
