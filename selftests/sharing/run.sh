@@ -128,13 +128,19 @@ check server_checked_every_pattern bash -c "! grep -q 'check=FAILED' '$R/server-
 hr=$!
 scripts/lab/l2 -c 3 -t 300 -- vshm-guest share --port $((PORT + 1)) --size 1M \
 	> "$R/l2-revoke.log" 2>&1
+grc=$?
 wait $hr
+hrc=$?
 while read -r line; do
 	case "$line" in
 	"not ok "*) emit "not ok" "revoke: ${line#not ok [0-9]* }" ;;
 	"ok "*) emit ok "revoke: ${line#ok [0-9]* }" ;;
 	esac
 done < "$R/host_revoke.log"
+# host_revoke ends with its plan and exit 0 only if every case ran and passed.
+check revoke_server_completed bash -c "[ $hrc = 0 ] && grep -q '^1\.\.[1-9]' '$R/host_revoke.log'"
+# The guest checked that the host changed nothing but its marks.
+check revoke_guest_ok test "$grc" = 0
 check pins_back_after_revoke pins_at_base
 
 # 4. Lifetime, in one guest: its client is killed while shared; then, while
