@@ -107,10 +107,12 @@ bystander=$!
 guest_tap rules guest_rules $PORT --ram-end 0x20000000
 merge_guest
 wait $bystander
-echo "# bystander guest exited $?"
+brc=$?
+echo "# bystander guest exited $brc"
 sed -n 's/^\[l2:4\] \(\(not \)\{0,1\}ok\) [0-9]* \(.*\)$/\1|\3/p' "$R/l2-bystander.log" |
 while IFS='|' read -r verdict rest; do echo "$verdict 0 sharing/bystander: $rest"; done > "$OUT.guest"
 merge_guest
+check bystander_completed bash -c "[ $brc = 0 ] && grep -q '^\[l2:4\] 1\.\.[1-9]' '$R/l2-bystander.log'"
 check pins_back_after_rules pins_at_base
 # The per-VM page limit: 8 pages over a limit of 4.
 P=/sys/module/vhost_vsock_shm/parameters/max_pages_per_vm
