@@ -60,6 +60,9 @@ mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=512000 out "/root$run" ||
 hostname lab-l1
 ip link set lo up
 
+# Kernel text symbols (no KASLR: the same every boot), for the diagnosis of
+# a hung L1 (scripts/lab/l1); modules loaded later are not in it.
+grep ' [tT] ' /proc/kallsyms > "/root$run/kallsyms" 2>/dev/null
 echo "l1-init: up in $(cut -d' ' -f1 /proc/uptime) s"
 chroot /root /bin/sh -c "cd / && exec /bin/bash $run/cmd" < /dev/console > /dev/console 2>&1
 echo $? > "/root$run/rc"
