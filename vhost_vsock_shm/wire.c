@@ -398,9 +398,9 @@ static void sift_down(const void *ext, u32 *idx, u32 root, u32 end)
  *
  * Heapsorts the indices 0..n-1 by extent address, in place and without
  * recursion, then compares neighbours: O(n log n). Assumes the extents
- * passed vshm_wire_check(). On return @scratch_idx is sorted by address,
- * except that on VSHM_E_DUP @scratch_idx[0] is the larger index of the first
- * overlapping pair found.
+ * passed vshm_wire_check(). For n >= 2, on return @scratch_idx is sorted by
+ * address, except that on VSHM_E_DUP @scratch_idx[0] is the larger index of
+ * the first overlapping pair found; for n < 2 it is left untouched.
  *
  * Return: VSHM_OK, VSHM_E_DUP, or VSHM_E_COUNT if @n is too large.
  */
