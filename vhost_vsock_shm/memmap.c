@@ -30,8 +30,7 @@
 #include "vhost.h"
 
 struct vsock_shm_memmap {
-	struct vsock_shm_dev *sd;
-	struct kvm *kvm;		/* NULL: no memslot notifier */
+	struct vsock_shm_dev *sd;	/* its sd->kvm, if any, has @track */
 	struct kvm_page_track_notifier_node track;
 	struct vhost_work work;
 };
@@ -59,7 +58,7 @@ static void memmap_recheck(struct vhost_work *work)
 						   work);
 	struct vsock_shm_dev *sd = mm->sd;
 	struct vhost_virtqueue *vq = sd->vdev->vqs[VSOCK_VQ_TX];
-	struct memmap_now now = { .kvm = mm->kvm };
+	struct memmap_now now = { .kvm = sd->kvm };
 	struct vsock_shm_grant *g;
 	LIST_HEAD(dead);
 	u32 checked, revoked = 0;
@@ -117,11 +116,10 @@ int vsock_shm_memmap_bind(struct vsock_shm_dev *sd)
 	if (!mm)
 		return -ENOMEM;
 	mm->sd = sd;
-	mm->kvm = sd->kvm;
 	vhost_work_init(&mm->work, memmap_recheck);
-	if (mm->kvm) {
+	if (sd->kvm) {
 		mm->track.track_flush_slot = memmap_slot_flushed;
-		kvm_page_track_register_notifier(mm->kvm, &mm->track);
+		kvm_page_track_register_notifier(sd->kvm, &mm->track);
 	}
 	sd->memmap = mm;
 	return 0;
@@ -137,8 +135,8 @@ void vsock_shm_memmap_unbind(struct vsock_shm_dev *sd)
 
 	if (!mm)
 		return;
-	if (mm->kvm)
-		kvm_page_track_unregister_notifier(mm->kvm, &mm->track);
+	if (sd->kvm)
+		kvm_page_track_unregister_notifier(sd->kvm, &mm->track);
 	vhost_dev_flush(sd->vdev);
 	sd->memmap = NULL;
 	kfree(mm);
