@@ -19,6 +19,10 @@ function f(name,   i, kv) {
 	return ""
 }
 function ratio(a, b) { return (b > 0) ? a / b : 0 }
+# A measurement of one page size at 256 MiB, or null when that size did not run.
+function num(arr, k) { return (k in arr) ? sprintf("%.3f", arr[k]) : "null" }
+function vsx(k) { return (k in shm_ms) ? sprintf("%.3f", ratio(vsock_ms, shm_ms[k])) : "null" }
+function txt(s) { return (s == "null") ? "-" : s }
 BEGIN {
 	n = split(sink, sw, /[ =]/)
 	for (i = 1; i < n; i++)
@@ -49,18 +53,23 @@ BEGIN {
 	}
 }
 END {
-	printf("\naccess_ratio (mapped / local, 256 MiB): read 4K %.3f, write 4K %.3f, read 2M %.3f, write 2M %.3f\n",
-	       acc_r["4K"], acc_w["4K"], acc_r["2M"], acc_w["2M"])
-	printf("vs_vsock (256 MiB): stream %.1f ms, shared 4K %.1f ms (%.1fx), shared 2M %.1f ms (%.1fx)\n",
-	       vsock_ms, shm_ms["4K"], ratio(vsock_ms, shm_ms["4K"]), shm_ms["2M"],
-	       ratio(vsock_ms, shm_ms["2M"]))
+	if (!(("4K" in acc_r) || ("2M" in acc_r))) {
+		printf("\naccess_ratio, vs_vsock: not measured (256 MiB is not among BENCH_SIZES)\n")
+		acc = "null"; vs = "null"
+	} else {
+		printf("\naccess_ratio (mapped / local, 256 MiB): read 4K %s, write 4K %s, read 2M %s, write 2M %s\n",
+		       txt(num(acc_r, "4K")), txt(num(acc_w, "4K")), txt(num(acc_r, "2M")), txt(num(acc_w, "2M")))
+		printf("vs_vsock (256 MiB): stream %.1f ms, shared 4K %s ms (%sx), shared 2M %s ms (%sx)\n",
+		       vsock_ms, txt(num(shm_ms, "4K")), txt(vsx("4K")), txt(num(shm_ms, "2M")), txt(vsx("2M")))
+		acc = sprintf("{\"read_4k\": %s, \"write_4k\": %s, \"read_2m\": %s, \"write_2m\": %s}",
+			      num(acc_r, "4K"), num(acc_w, "4K"), num(acc_r, "2M"), num(acc_w, "2M"))
+		vs = sprintf("{\"vsock_ms\": %.3f, \"shared_ms_4k\": %s, \"shared_ms_2m\": %s, \"ratio_4k\": %s, \"ratio_2m\": %s}",
+			     vsock_ms, num(shm_ms, "4K"), num(shm_ms, "2M"), vsx("4K"), vsx("2M"))
+	}
 	printf("{\n  \"rows\": [\n") > out
 	for (i = 1; i <= NR; i++)
 		printf("    %s%s\n", row[i], (i < NR) ? "," : "") > out
 	printf("  ],\n") > out
-	printf("  \"access_ratio\": {\"read_4k\": %.3f, \"write_4k\": %.3f, \"read_2m\": %.3f, \"write_2m\": %.3f},\n",
-	       acc_r["4K"], acc_w["4K"], acc_r["2M"], acc_w["2M"]) > out
-	printf("  \"vs_vsock\": {\"vsock_ms\": %.3f, \"shared_ms_4k\": %.3f, \"shared_ms_2m\": %.3f, \"ratio_4k\": %.3f, \"ratio_2m\": %.3f}\n}\n",
-	       vsock_ms, shm_ms["4K"], shm_ms["2M"], ratio(vsock_ms, shm_ms["4K"]),
-	       ratio(vsock_ms, shm_ms["2M"])) > out
+	printf("  \"access_ratio\": %s,\n", acc) > out
+	printf("  \"vs_vsock\": %s\n}\n", vs) > out
 }'
