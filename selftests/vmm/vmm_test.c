@@ -948,6 +948,64 @@ TEST_F_TIMEOUT(vmm, share_and_free, TEST_SECS)
 	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
 }
 
+/*
+ * Guest RAM the way production hosts back it: a shared memfd
+ * (memory-backend-memfd,share=on) or 2 MiB hugetlb pages (hugetlb=on).
+ * The extent crosses a 2 MiB boundary, so its pages come from two huge
+ * pages (or two folios); mapped, both patterns, freed, pins back.
+ */
+static void share_backed(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(vmm) *self, enum vm_ram_backing backing)
+{
+	long long pinned0 = mod_stat("pages_pinned");
+	int ret;
+
+	ret = vm_create_backed(&self->vm, test_cid(), backing);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("VM RAM: %s%s", strerror(-ret),
+		       backing == VM_RAM_HUGETLB ?
+		       " (needs 16 free 2 MiB pages: vm.nr_hugepages)" : "");
+	}
+	self->vm_up = true;
+	ASSERT_EQ(0, vm_connect(&self->vm, self->port, RECV_MS));
+	one_extent(&self->sh, VM_SLOT1_GPA + 2 * VM_MIB - 64 * PAGE, 128);
+	ASSERT_EQ(0, share_mapped(self));
+	EXPECT_EQ(0, self->srv.sh->pattern_bad);
+	EXPECT_EQ(128, mod_stat("pages_pinned") - pinned0);
+	EXPECT_EQ(host_pins(), self->base_pins + 128);
+	EXPECT_EQ(PROBE_DATA, probe_first(self));
+	ASSERT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+	EXPECT_EQ(PROBE_SIGBUS, self->srv.sh->free_probe);
+	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
+}
+
+TEST_F_TIMEOUT(vmm, share_from_memfd_ram, TEST_SECS)
+{
+	share_backed(_metadata, self, VM_RAM_MEMFD);
+}
+
+TEST_F_TIMEOUT(vmm, share_from_hugetlb_ram, TEST_SECS)
+{
+	share_backed(_metadata, self, VM_RAM_HUGETLB);
+}
+
+/* Deleting a hugetlb memslot under a grant: revoked, huge pages unpinned. */
+TEST_F_TIMEOUT(vmm, hugetlb_memslot_deleted_revokes, TEST_SECS)
+{
+	long long revoked0;
+
+	ASSERT_EQ(0, vm_create_backed(&self->vm, test_cid(), VM_RAM_HUGETLB));
+	self->vm_up = true;
+	ASSERT_EQ(0, vm_connect(&self->vm, self->port, RECV_MS));
+	one_extent(&self->sh, VM_SLOT1_GPA + 2 * VM_MIB - 64 * PAGE, 128);
+	ASSERT_EQ(0, share_mapped(self));
+	ASSERT_EQ(PROBE_DATA, probe_first(self));
+	revoked0 = mod_stat("grants_revoked");
+	ASSERT_EQ(0, vm_delete_slot(&self->vm, 1));
+	expect_revoked(_metadata, self, revoked0);
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+}
+
 /* A GPA_LIST in two packets is refused whole: VSHM_E_FRAG, no pin. */
 TEST_F_TIMEOUT(vmm, fragmented_gpa_list_refused, TEST_SECS)
 {

@@ -680,7 +680,47 @@ int vm_reset(struct vring_vm *vm)
 
 /* ---- the VM ---- */
 
-/* KVM: the VM and its two memslots over one anonymous mapping. */
+/*
+ * The VM's RAM, VM_RAM_SIZE bytes, as @vm->backing asks. A memfd is closed
+ * once mapped: the mapping keeps its pages, as QEMU's does.
+ */
+static int ram_map(struct vring_vm *vm)
+{
+	unsigned int mfd_flags = MFD_CLOEXEC;
+	int fd, ret = 0;
+	void *p;
+
+	if (vm->backing == VM_RAM_ANON) {
+		p = mmap(NULL, VM_RAM_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return -errno;
+		vm->ram = p;
+		return 0;
+	}
+	if (vm->backing == VM_RAM_HUGETLB)
+		mfd_flags |= MFD_HUGETLB;	/* the default size: 2 MiB on x86 */
+	fd = memfd_create("vring_vm-ram", mfd_flags);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, VM_RAM_SIZE)) {
+		ret = -errno;
+		goto out_close;
+	}
+	/* MAP_POPULATE: a hugetlb pool too small fails here, not in a test. */
+	p = mmap(NULL, VM_RAM_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		goto out_close;
+	}
+	vm->ram = p;
+out_close:
+	close(fd);
+	return ret;
+}
+
+/* KVM: the VM and its two memslots over one mapping of its RAM. */
 static int kvm_setup(struct vring_vm *vm)
 {
 	int ret;
@@ -693,12 +733,9 @@ static int kvm_setup(struct vring_vm *vm)
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		return -errno;
-	vm->ram = mmap(NULL, VM_RAM_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->ram == MAP_FAILED) {
-		vm->ram = NULL;
-		return -errno;
-	}
+	ret = ram_map(vm);
+	if (ret)
+		return ret;
 	ret = vm_set_slot(vm, 0, VM_SLOT0_GPA, VM_SLOT0_SIZE, vm->ram, 0);
 	if (!ret)
 		ret = vm_set_slot(vm, 1, VM_SLOT1_GPA, VM_SLOT1_SIZE,
@@ -756,6 +793,12 @@ static int vhost_setup(struct vring_vm *vm)
 
 int vm_create(struct vring_vm *vm, uint64_t cid)
 {
+	return vm_create_backed(vm, cid, VM_RAM_ANON);
+}
+
+int vm_create_backed(struct vring_vm *vm, uint64_t cid,
+		     enum vm_ram_backing backing)
+{
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
@@ -763,6 +806,7 @@ int vm_create(struct vring_vm *vm, uint64_t cid)
 	vm->vq[VQ_RX].kick_fd = vm->vq[VQ_RX].call_fd = -1;
 	vm->vq[VQ_TX].kick_fd = vm->vq[VQ_TX].call_fd = -1;
 	vm->cid = cid;
+	vm->backing = backing;
 	ret = kvm_setup(vm);
 	if (!ret)
 		ret = vhost_setup(vm);

@@ -107,20 +107,31 @@ struct vm_conn {
 	uint32_t tx_cnt;	/* payload bytes we sent */
 };
 
+/* What the VM's RAM is: how QEMU backs guests with -object memory-backend-*. */
+enum vm_ram_backing {
+	VM_RAM_ANON,		/* private anonymous memory (QEMU's default) */
+	VM_RAM_MEMFD,		/* a shared memfd (memory-backend-memfd, share=on) */
+	VM_RAM_HUGETLB,		/* a hugetlb memfd of 2 MiB pages (hugetlb=on) */
+};
+
 struct vring_vm {
 	int kvm_fd;
 	int vm_fd;
 	int vhost_fd;
 	uint64_t cid;
 	unsigned char *ram;	/* VM_RAM_SIZE bytes: slots 0 and 1 */
+	enum vm_ram_backing backing;
 	struct vm_slot slots[VM_MAX_SLOTS];
 	struct vm_vq vq[2];
 	struct vm_conn conn;
 	bool running;
 };
 
-/* Creates and starts the VM with guest CID @cid. */
+/* Creates and starts the VM with guest CID @cid, its RAM anonymous. */
 int vm_create(struct vring_vm *vm, uint64_t cid);
+/* The same with RAM from @backing (hugetlb needs 16 free 2 MiB pages). */
+int vm_create_backed(struct vring_vm *vm, uint64_t cid,
+		     enum vm_ram_backing backing);
 /* Closes everything; the device's release revokes what it still holds. */
 void vm_destroy(struct vring_vm *vm);
 
