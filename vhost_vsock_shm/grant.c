@@ -261,6 +261,45 @@ void vsock_shm_grants_revoke(struct vsock_shm_dev *sd, struct list_head *dead)
 	revoke_list(sd, dead);
 }
 
+/*
+ * Revokes every grant of @sd, filling or complete, one at a time; once a
+ * grant is revoked (nothing maps it any more), calls @done on each of its
+ * spans. Returns how many were revoked. Called in the vhost worker, the
+ * only filler of grants and writer of their spans.
+ */
+u32 vsock_shm_grants_revoke_all(struct vsock_shm_dev *sd,
+				vsock_shm_span_fn_t done, void *arg)
+{
+	struct vsock_shm_grant *g;
+	struct vsock_shm_conn *c;
+	u32 revoked = 0, i;
+	int bkt;
+
+	for (;;) {
+		g = NULL;
+		mutex_lock(&sd->lock);
+		/* hash_for_each() is two loops: no break. */
+		hash_for_each(sd->conns, bkt, c, node)
+			if (!g)
+				g = list_first_entry_or_null(&c->grants,
+							     struct vsock_shm_grant,
+							     conn_node);
+		if (g) {
+			list_del_init(&g->conn_node);
+			kref_get(&g->ref);	/* its spans, past the revocation */
+		}
+		mutex_unlock(&sd->lock);
+		if (!g)
+			break;
+		grant_revoke(sd, g);
+		for (i = 0; i < g->nr_spans; i++)
+			done(arg, &g->spans[i]);
+		vsock_shm_grant_put(g);
+		revoked++;
+	}
+	return revoked;
+}
+
 /* Called with sd->lock held. */
 static struct vsock_shm_grant *conn_grant(struct vsock_shm_conn *c, u32 region)
 {
@@ -470,6 +509,9 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 	int err = 0, ret;
 
 	*detail = VSHM_NO_INDEX;
+	/* The VMM logs dirty pages (migration.c): nothing is shared now. */
+	if (READ_ONCE(sd->dirty_log))
+		return VSHM_E_BUSY;
 	mutex_lock(&sd->lock);
 	g = conn_grant(c, info->region);
 	if (info->first_page == 0) {

@@ -127,6 +127,11 @@ u32 vsock_shm_grants_recheck(struct vsock_shm_dev *sd,
 			     vsock_shm_span_check_t check, void *arg,
 			     struct list_head *dead);
 void vsock_shm_grants_revoke(struct vsock_shm_dev *sd, struct list_head *dead);
+/* Called on each span of a grant after it was revoked. */
+typedef void (*vsock_shm_span_fn_t)(void *arg,
+				    const struct vsock_shm_span *span);
+u32 vsock_shm_grants_revoke_all(struct vsock_shm_dev *sd,
+				vsock_shm_span_fn_t done, void *arg);
 
 /* For the mapper module. */
 struct vsock_shm_grant *vsock_shm_grant_get_for_sock(u32 id,

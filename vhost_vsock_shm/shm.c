@@ -16,6 +16,7 @@
 
 #include "grant.h"
 #include "memmap.h"
+#include "migration.h"
 #include "pkt.h"
 #include "shm.h"
 #include "stats.h"
@@ -89,6 +90,7 @@ static void dev_unbind(struct vsock_shm_dev *sd)
 /* Called after the device stopped: no packet can be in flight. */
 void vsock_shm_dev_release(struct vsock_shm_dev *sd)
 {
+	vsock_shm_migration_unbind(sd);
 	vsock_shm_memmap_unbind(sd);
 	dev_unbind(sd);
 	WARN_ON_ONCE(sd->nr_grants || sd->pinned_pages ||
@@ -129,8 +131,11 @@ static void dev_bind(struct vsock_shm_dev *sd)
 	if (!kvm)
 		pr_info("vhost_vsock_shm: owner %d has no KVM VM: memslot translation is off for this device\n",
 			task_pid_nr(current));
-	if (vsock_shm_memmap_bind(sd)) {
-		/* Grants must not outlive a memory map change: no sharing. */
+	if (vsock_shm_memmap_bind(sd) || vsock_shm_migration_bind(sd)) {
+		/*
+		 * Grants must not outlive a memory map change or a migration
+		 * that goes unseen: no sharing.
+		 */
 		pr_warn("vhost_vsock_shm: owner %d: out of memory, sharing is off for this device\n",
 			task_pid_nr(current));
 		kvfree(sd->pkt);
@@ -149,4 +154,10 @@ void vsock_shm_dev_ioctl(struct vsock_shm_dev *sd, unsigned int ioctl)
 		vsock_shm_memmap_changed(sd);
 		break;
 	}
+}
+
+/* Called under the vhost device mutex after VHOST_SET_FEATURES succeeded. */
+void vsock_shm_dev_features(struct vsock_shm_dev *sd, u64 features)
+{
+	vsock_shm_migration_features(sd, features);
 }

@@ -20,13 +20,16 @@ struct kvm;
 struct mm_struct;
 struct vsock_shm_pkt;
 struct vsock_shm_memmap;
+struct vsock_shm_migration;
 
 /*
  * Per vhost-vsock device sharing state, embedded in struct vhost_vsock.
  *
  * Set at VHOST_SET_OWNER under the vhost device mutex, before the device can
  * run, and cleared at release after it stopped: @kvm, @mm, @memlock_pages,
- * @ipc_lock, @memmap. Used by the vhost worker only: @pkt, @pkts_seen, @cid.
+ * @ipc_lock, @memmap, @migration. Set under the vhost device mutex at
+ * VHOST_SET_FEATURES, read by the vhost worker: @dirty_log. Used by the
+ * vhost worker only: @pkt, @pkts_seen, @cid.
  * Everything else is guarded by @lock.
  */
 struct vsock_shm_dev {
@@ -37,6 +40,8 @@ struct vsock_shm_dev {
 	bool ipc_lock;			/* the VMM had CAP_IPC_LOCK */
 	u32 cid;			/* guest CID, as last seen */
 	struct vsock_shm_memmap *memmap; /* memory map watch (memmap.c) */
+	struct vsock_shm_migration *migration; /* dirty logging (migration.c) */
+	bool dirty_log;			/* the VMM logs the device's writes */
 
 	struct vsock_shm_pkt *pkt;	/* per-packet scratch */
 	u64 pkts_seen;
@@ -56,6 +61,7 @@ void vsock_shm_explain_register_error(int err);
 int vsock_shm_dev_open(struct vsock_shm_dev *sd, struct vhost_dev *vdev);
 void vsock_shm_dev_release(struct vsock_shm_dev *sd);
 void vsock_shm_dev_ioctl(struct vsock_shm_dev *sd, unsigned int ioctl);
+void vsock_shm_dev_features(struct vsock_shm_dev *sd, u64 features);
 
 void vsock_shm_guest_pkt(struct vsock_shm_dev *sd, u32 guest_cid,
 			 struct sk_buff *skb);

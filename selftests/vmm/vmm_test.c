@@ -1176,6 +1176,65 @@ TEST_F_TIMEOUT(vmm, memslot_moved_revokes, TEST_SECS)
 	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
 }
 
+
+/*
+ * Migration: the VMM turns on vhost's dirty log (VHOST_SET_LOG_BASE, then
+ * VHOST_F_LOG_ALL). The server's writes would bypass it, so the grant is
+ * revoked and, once unmapped, its pages are marked in the log (exactly
+ * those); a share is refused with VSHM_E_BUSY while logging is on, and
+ * works again once it is off (migration cancelled).
+ */
+#define LOG_PAGES	(VM_RAM_SIZE / PAGE)
+
+static bool log_bit(const uint64_t *log, uint64_t gfn)
+{
+	return log[gfn / 64] & (1ULL << (gfn % 64));
+}
+
+TEST_F_TIMEOUT(vmm, dirty_log_revokes_and_marks_pages, TEST_SECS)
+{
+	static uint64_t log[LOG_PAGES / 64];
+	long long revoked0, logged0, pinned0;
+	unsigned int i, marked = 0, want = 0;
+	uint64_t gfn;
+
+	ASSERT_EQ(0, start_vm(self));
+	two_extents(&self->sh);
+	ASSERT_EQ(0, share_mapped(self));
+	ASSERT_EQ(PROBE_DATA, probe_first(self));
+	revoked0 = mod_stat("grants_revoked");
+	logged0 = mod_stat("pages_logged_dirty");
+	ASSERT_LE(0, logged0) {
+		TH_LOG("the module has no pages_logged_dirty counter");
+	}
+	ASSERT_EQ(0, vm_set_dirty_log(&self->vm, log));
+	expect_revoked(_metadata, self, revoked0);
+	EXPECT_EQ(64, mod_stat("pages_logged_dirty") - logged0);
+	for (gfn = 0; gfn < LOG_PAGES; gfn++)
+		marked += log_bit(log, gfn);
+	for (i = 0; i < self->sh.n; i++)
+		for (gfn = self->sh.runs[i].addr / PAGE;
+		     gfn < self->sh.runs[i].addr / PAGE + self->sh.runs[i].npages;
+		     gfn++)
+			want += log_bit(log, gfn);
+	EXPECT_EQ(64U, want);
+	EXPECT_EQ(64U, marked);
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+
+	/* While the log is on: BUSY, nothing pinned. */
+	pinned0 = mod_stat("pages_pinned");
+	EXPECT_EQ(VSHM_E_BUSY, share_refused(self, false));
+	EXPECT_EQ(pinned0, mod_stat("pages_pinned"));
+	EXPECT_TRUE(pins_at(self->base_pins));
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+
+	/* Migration cancelled: sharing works again. */
+	ASSERT_EQ(0, vm_set_dirty_log(&self->vm, NULL));
+	ASSERT_EQ(0, share_mapped(self));
+	EXPECT_EQ(PROBE_DATA, probe_first(self));
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
+}
 /* A slot added and deleted elsewhere leaves the grant alone. */
 TEST_F_TIMEOUT(vmm, unrelated_memslot_change_keeps_grant, TEST_SECS)
 {

@@ -175,6 +175,20 @@ int vm_set_mem_table(struct vring_vm *vm, const struct vm_mem_region *r,
 	return ret;
 }
 
+int vm_set_dirty_log(struct vring_vm *vm, void *log)
+{
+	uint64_t base = (uintptr_t)log, features = vm->features;
+	int ret;
+
+	if (log) {
+		ret = xioctl(vm->vhost_fd, VHOST_SET_LOG_BASE, &base);
+		if (ret)
+			return ret;
+		features |= 1ULL << VHOST_F_LOG_ALL;
+	}
+	return xioctl(vm->vhost_fd, VHOST_SET_FEATURES, &features);
+}
+
 unsigned int vm_default_mem_table(struct vring_vm *vm, struct vm_mem_region r[2])
 {
 	r[0] = (struct vm_mem_region){ VM_SLOT0_GPA, VM_SLOT0_SIZE, vm->ram };
@@ -765,6 +779,7 @@ static int vhost_setup(struct vring_vm *vm)
 		return ret;
 	if ((features & want) != want)
 		return -ENOTSUP;
+	vm->features = want;
 	ret = xioctl(vm->vhost_fd, VHOST_SET_FEATURES, &want);
 	if (!ret)
 		ret = vm_set_mem_table(vm, r, vm_default_mem_table(vm, r));

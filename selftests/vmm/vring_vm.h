@@ -121,6 +121,7 @@ struct vring_vm {
 	uint64_t cid;
 	unsigned char *ram;	/* VM_RAM_SIZE bytes: slots 0 and 1 */
 	enum vm_ram_backing backing;
+	uint64_t features;	/* acked with VHOST_SET_FEATURES */
 	struct vm_slot slots[VM_MAX_SLOTS];
 	struct vm_vq vq[2];
 	struct vm_conn conn;
@@ -147,6 +148,12 @@ int vm_move_slot(struct vring_vm *vm, unsigned int slot, uint64_t new_gpa);
 /* VHOST_SET_MEM_TABLE with @n regions; vm_default_mem_table() fills 2. */
 int vm_set_mem_table(struct vring_vm *vm, const struct vm_mem_region *r,
 		     unsigned int n);
+/*
+ * Dirty logging as QEMU turns it on to migrate: VHOST_SET_LOG_BASE @log
+ * (one bit per 4 KiB guest page, bit N of the bitmap for GPA N * 4 KiB),
+ * then VHOST_F_LOG_ALL. With @log NULL: the features without it again.
+ */
+int vm_set_dirty_log(struct vring_vm *vm, void *log);
 unsigned int vm_default_mem_table(struct vring_vm *vm,
 				  struct vm_mem_region r[2]);
 
