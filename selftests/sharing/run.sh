@@ -49,10 +49,12 @@ wait_for() {	# wait_for SECONDS COMMAND...: until COMMAND succeeds
 	return 1
 }
 # Runs a guest; its TAP lines become ours, prefixed with NAME.
+# L2_MEM and L2_RAM, if set, give its memory size and backing (scripts/lab/l2).
 guest_tap() {
 	local name=$1 log=$R/l2-$1.log
 	shift
-	scripts/lab/l2 -c 3 -m 512M -t 400 -- "$@" > "$log" 2>&1
+	scripts/lab/l2 -c 3 -m "${L2_MEM:-512M}" --ram "${L2_RAM:-anon}" -t 400 -- "$@" \
+		> "$log" 2>&1
 	local rc=$?
 	echo "# guest $name exited $rc"
 	# A guest that died without reporting its cases fails loudly.
@@ -185,6 +187,67 @@ else
 fi
 grep '^\[l2:3\]' "$R/l2-life.log" | tail -12
 stop_server
+
+# 5. Guest RAM as production hosts back it, through QEMU's memory backends:
+# a shared memfd, and 2 MiB huge pages (libvirt's <hugepages/>). The same
+# shares as the bystander's: mapped, checked, freed, nothing left pinned.
+HP=/proc/sys/vm/nr_hugepages
+hp_old=$(cat $HP)
+echo $((hp_old + 128)) > $HP
+check hugepages_reserved_for_guest \
+	test "$(awk '$1 == "HugePages_Free:" { print $2 }' /proc/meminfo)" -ge 128
+start_server backed
+for ram in memfd hugetlb; do
+	L2_MEM=256M L2_RAM=$ram guest_tap "ram_$ram" guest-share.sh $PORT
+	merge_guest
+	check "pins_back_after_ram_$ram" pins_at_base
+done
+stop_server
+echo "$hp_old" > $HP
+check server_checked_backed_guests bash -c "! grep -q 'check=FAILED' '$R/server-backed.log'"
+
+# 6. Live migration, through QEMU's monitor: once a region is live, a
+# migration starts (slowed to 1 KiB/s so that it lasts). QEMU turns on
+# vhost's dirty log: the region is revoked and its pages marked dirty,
+# shares are refused with VSHM_E_BUSY; after migrate_cancel they work again.
+busy_refused() { [ "$(stat refused_VSHM_E_BUSY)" -gt "$1" ]; }
+monitor() { echo "$1" > "$MON.in"; sleep 1; }
+MON=$R/l2-mig.mon
+rm -f "$MON.in" "$MON.out"
+mkfifo "$MON.in" "$MON.out"
+cat "$MON.out" > "$R/l2-mig.monitor.log" 2>&1 &
+monlog=$!
+start_server mig
+G0=$(created)
+B0=$(stat refused_VSHM_E_BUSY)
+L0=$(stat pages_logged_dirty)
+scripts/lab/l2 -c 3 -m 256M --monitor "$MON" -t 500 -- guest-migrate.sh $PORT \
+	> "$R/l2-mig.log" 2>&1 &
+l2=$!
+if wait_for 150 created_past $((G0 + 1)) && wait_for 10 grants_live; then
+	monitor "migrate_set_parameter max-bandwidth 1k"
+	monitor "migrate -d exec:cat>/dev/null"
+	monitor "info migrate"
+	check migration_revokes_shared_region wait_for 60 pins_at_base
+	check migration_marks_revoked_pages_dirty \
+		test $(($(stat pages_logged_dirty) - L0)) -ge 256
+	check migration_refuses_shares_busy wait_for 120 busy_refused "$B0"
+	check migration_was_active grep -q 'Migration status: active' "$R/l2-mig.monitor.log"
+	monitor "migrate_cancel"
+	monitor "info migrate"
+else
+	emit "not ok" "migration_revokes_shared_region # the guest's region never went live"
+fi
+wait "$l2"
+echo "# migrating guest exited $?"
+sed -n 's/^\[l2:3\] \(\(not \)\{0,1\}ok\) [0-9]* \(.*\)$/\1|\3/p' "$R/l2-mig.log" |
+while IFS='|' read -r verdict rest; do echo "$verdict 0 sharing/migrate: $rest"; done > "$OUT.guest"
+merge_guest
+check migrating_guest_completed grep -q '^\[l2:3\] 1\.\.[1-9]' "$R/l2-mig.log"
+check migration_cancelled grep -q 'Migration status: cancelled' "$R/l2-mig.monitor.log"
+stop_server
+kill "$monlog" 2>/dev/null
+check pins_back_after_migration pins_at_base
 
 check policy_unloads "$CTL" policy unload
 check modules_unload bash -c "rmmod vsock_shm_mapper && rmmod vhost_vsock_shm"
