@@ -11,17 +11,12 @@
 #   selftests/policy/run.sh OUT.tap
 set -uo pipefail
 
-OUT=$1
-R=${LAB_RUN:-/tmp}
-M=$BUILD/module/$KVER
-CTL=$BUILD/host/vsock-shmctl
+OUT=$1 SUITE=policy
+. "$(dirname "$0")/../lib.sh"
 PIN=/sys/fs/bpf/vsock_shm
 W=$(mktemp -d /tmp/policy-test.XXXXXX)
-n=0
 rc=0
 
-: > "$OUT"
-emit() { n=$((n + 1)); echo "$1 $n policy/$2" | tee -a "$OUT"; }
 diag() {
 	{
 		echo "# exit status $rc"
@@ -89,12 +84,6 @@ prog_tag() {
 		bpftool -j map dump id "$id" 2> /dev/null | grep -o '"policy_tag":[0-9]*' |
 			cut -d: -f2 | grep . && return 0
 	done
-	return 1
-}
-wait_for() {	# wait_for SECONDS COMMAND...
-	local t=$1
-	shift
-	for _ in $(seq 1 $((t * 10))); do "$@" && return 0; sleep 0.1; done
 	return 1
 }
 module_gone() { [ ! -e /sys/module/vhost_vsock_shm ]; }

@@ -20,12 +20,12 @@ share() {
 			--hold-ms "${HOLD_MS:-15000}" > /tmp/share.log 2>&1 &
 		pid=$!
 		i=0
-		until grep -q 'region' /tmp/share.log; do
+		until grep -q 'holding' /tmp/share.log; do
 			i=$((i + 1))
 			kill -0 $pid 2>/dev/null && [ $i -le 600 ] && { sleep 0.1; continue; }
 			break
 		done
-		grep -q 'region' /tmp/share.log && return 0
+		grep -q 'holding' /tmp/share.log && return 0
 		kill -9 $pid 2>/dev/null
 		wait $pid 2>/dev/null
 		tries=$((tries + 1))

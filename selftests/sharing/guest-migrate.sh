@@ -38,12 +38,12 @@ try_share() {
 }
 held() {
 	i=0
-	until grep -q 'region' /tmp/hold.log; do
+	until grep -q 'holding' /tmp/hold.log; do
 		i=$((i + 1))
 		kill -0 $holder 2>/dev/null && [ $i -le 600 ] || break
 		sleep 0.1
 	done
-	grep -q 'region' /tmp/hold.log || { cat /tmp/hold.log; return 1; }
+	grep -q 'holding' /tmp/hold.log || { cat /tmp/hold.log; return 1; }
 }
 
 # The host starts migrating once this region is live.

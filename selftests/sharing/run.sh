@@ -10,42 +10,20 @@
 #   selftests/sharing/run.sh OUT.tap
 set -uo pipefail
 
-OUT=$1
-R=${LAB_RUN:-/tmp}
-M=$BUILD/module/$KVER
-CTL=$BUILD/host/vsock-shmctl
+OUT=$1 SUITE=sharing
+. "$(dirname "$0")/../lib.sh"
 SERVER=$BUILD/host/vshm-server
-STATS=/sys/kernel/debug/vhost_vsock_shm/stats
 PORT=7000
-n=0
 
-: > "$OUT"
-emit() { n=$((n + 1)); echo "$1 $n sharing/$2" | tee -a "$OUT"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then emit ok "$name"; else emit "not ok" "$name"; fi
-}
-pins() {
-	awk '$1 == "nr_foll_pin_acquired" { a = $2 } $1 == "nr_foll_pin_released" { r = $2 }
-	     END { print a - r }' /proc/vmstat
-}
-stat() { awk -v k="$1" '$1 == k { print $2 }' "$STATS"; }
-live_grants() { echo $(($(stat grants_created) - $(stat grants_revoked))); }
+live_grants() { echo $(($(counter grants_created) - $(counter grants_revoked))); }
 grants_live() { [ "$(live_grants)" -gt 0 ]; }
 pins_at_base() {
 	local p
 	p=$(pins)
-	[ "$p" = "$BASE" ] && [ "$(stat pages_pinned)" = "$(stat pages_unpinned)" ] &&
+	[ "$p" = "$BASE" ] && [ "$(counter pages_pinned)" = "$(counter pages_unpinned)" ] &&
 		[ "$(live_grants)" = 0 ] && return 0
-	echo "# pins $p (base $BASE), module: $(stat pages_pinned) pinned," \
-	     "$(stat pages_unpinned) unpinned, $(live_grants) live grants"
-	return 1
-}
-wait_for() {	# wait_for SECONDS COMMAND...: until COMMAND succeeds
-	local t=$1
-	shift
-	for _ in $(seq 1 $((t * 10))); do "$@" && return 0; sleep 0.1; done
+	echo "# pins $p (base $BASE), module: $(counter pages_pinned) pinned," \
+	     "$(counter pages_unpinned) unpinned, $(live_grants) live grants"
 	return 1
 }
 # Runs a guest; its TAP lines become ours, prefixed with NAME.
@@ -151,7 +129,7 @@ check pins_back_after_revoke pins_at_base
 # it shares again, unloading is refused and the server is killed; then it
 # shares once more and the VM is powered off. grants_created tells when each
 # share went live (a grant can come and go between two polls).
-created() { stat grants_created; }
+created() { counter grants_created; }
 created_past() { [ "$(created)" -ge "$1" ]; }
 start_server life
 G0=$(created)
@@ -210,17 +188,18 @@ check server_checked_backed_guests bash -c "! grep -q 'check=FAILED' '$R/server-
 # migration starts (slowed to 1 KiB/s so that it lasts). QEMU turns on
 # vhost's dirty log: the region is revoked and its pages marked dirty,
 # shares are refused with VSHM_E_BUSY; after migrate_cancel they work again.
-busy_refused() { [ "$(stat refused_VSHM_E_BUSY)" -gt "$1" ]; }
+busy_refused() { [ "$(counter refused_VSHM_E_BUSY)" -gt "$1" ]; }
 monitor() { echo "$1" > "$MON.in"; sleep 1; }
-MON=$R/l2-mig.mon
+# FIFOs cannot live on 9p: L1's own /run holds them.
+MON=/run/l2-mig.mon
 rm -f "$MON.in" "$MON.out"
 mkfifo "$MON.in" "$MON.out"
 cat "$MON.out" > "$R/l2-mig.monitor.log" 2>&1 &
 monlog=$!
 start_server mig
 G0=$(created)
-B0=$(stat refused_VSHM_E_BUSY)
-L0=$(stat pages_logged_dirty)
+B0=$(counter refused_VSHM_E_BUSY)
+L0=$(counter pages_logged_dirty)
 scripts/lab/l2 -c 3 -m 256M --monitor "$MON" -t 500 -- guest-migrate.sh $PORT \
 	> "$R/l2-mig.log" 2>&1 &
 l2=$!
@@ -230,7 +209,7 @@ if wait_for 150 created_past $((G0 + 1)) && wait_for 10 grants_live; then
 	monitor "info migrate"
 	check migration_revokes_shared_region wait_for 60 pins_at_base
 	check migration_marks_revoked_pages_dirty \
-		test $(($(stat pages_logged_dirty) - L0)) -ge 256
+		test $(($(counter pages_logged_dirty) - L0)) -ge 256
 	check migration_refuses_shares_busy wait_for 120 busy_refused "$B0"
 	check migration_was_active grep -q 'Migration status: active' "$R/l2-mig.monitor.log"
 	monitor "migrate_cancel"
@@ -252,4 +231,4 @@ check pins_back_after_migration pins_at_base
 check policy_unloads "$CTL" policy unload
 check modules_unload bash -c "rmmod vsock_shm_mapper && rmmod vhost_vsock_shm"
 check pins_at_baseline_at_end test "$(pins)" = "$BASE"
-echo "1..$n" >> "$OUT"
+tap_plan

@@ -9,41 +9,24 @@
 #   selftests/sharing/soak.sh OUT.tap [CYCLES]   (total cycles, default 1000)
 set -uo pipefail
 
-OUT=$1
+OUT=$1 SUITE=soak
+. "$(dirname "$0")/../lib.sh"
 CYCLES=${2:-1000}
-R=${LAB_RUN:-/tmp}
-M=$BUILD/module/$KVER
-CTL=$BUILD/host/vsock-shmctl
-STATS=/sys/kernel/debug/vhost_vsock_shm/stats
 PORT=7300 EPORT=7301
 per=$(((CYCLES + 3) / 4))
-n=0
 
-: > "$OUT"
-emit() { n=$((n + 1)); echo "$1 $n soak/$2" | tee -a "$OUT"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then emit ok "$name"; else emit "not ok" "$name"; fi
-}
-stat() { awk -v k="$1" '$1 == k { print $2 }' "$STATS"; }
-pins() {
-	awk '$1 == "nr_foll_pin_acquired" { a = $2 } $1 == "nr_foll_pin_released" { r = $2 }
-	     END { print a - r }' /proc/vmstat
-}
 avail_kb() { awk '$1 == "MemAvailable:" { print $2 }' /proc/meminfo; }
-eq() { [ "$1" = "$2" ] || { echo "# $3: $1, expected $2"; return 1; }; }
 
 modprobe kvm_amd
 modprobe -a kvm vhost vsock vmw_vsock_virtio_transport_common
 insmod "$M/vhost_vsock_shm.ko" && insmod "$M/vsock_shm_mapper.ko" &&
 	"$CTL" policy load default > /dev/null || {
 	emit "not ok" "setup"
-	echo "1..$n" >> "$OUT"
+	tap_plan
 	exit 1
 }
 base_pins=$(pins)
-tr0=$(stat lists_translated) ref0=$(stat lists_refused)
+tr0=$(counter lists_translated) ref0=$(counter lists_refused)
 "$BUILD/host/vshm-server" --port $PORT --max-conns 64 > "$R/soak-server.log" 2>&1 &
 server=$!
 "$BUILD/guest/vsock_echo" server $EPORT > "$R/soak-echo.log" 2>&1 &
@@ -78,8 +61,8 @@ wait $server $echo_srv 2>/dev/null
 check "four_guests_${per}_cycles_each" eq "$fails" 0 "guests failed"
 check every_cycle_reported bash -c "[ \$(grep -l 'repeat: $per cycles' $R/soak-guest-*.log | wc -l) = 4 ]"
 check plain_vsock_beside eq "$erc" 0 "vsock_echo"
-check translated_once_per_cycle eq "$(($(stat lists_translated) - tr0))" "$((per * 4))" "translated"
-check none_refused eq "$(($(stat lists_refused) - ref0))" 0 "refused"
+check translated_once_per_cycle eq "$(($(counter lists_translated) - tr0))" "$((per * 4))" "translated"
+check none_refused eq "$(($(counter lists_refused) - ref0))" 0 "refused"
 check pin_delta_zero eq "$(pins)" "$base_pins" "pins"
 sleep 2
 # Memory back: within 32 MiB of the baseline (page cache and slab move a little).
@@ -87,4 +70,4 @@ now_avail=$(avail_kb)
 check memory_back_to_baseline test $((base_avail - now_avail)) -lt 32768
 "$CTL" policy unload > /dev/null
 check modules_unload bash -c "rmmod vsock_shm_mapper && rmmod vhost_vsock_shm"
-echo "1..$n" >> "$OUT"
+tap_plan

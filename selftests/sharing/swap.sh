@@ -11,43 +11,26 @@
 #   selftests/sharing/swap.sh OUT.tap
 set -uo pipefail
 
-OUT=$1
-R=${LAB_RUN:-/tmp}
-M=$BUILD/module/$KVER
-CTL=$BUILD/host/vsock-shmctl
-STATS=/sys/kernel/debug/vhost_vsock_shm/stats
+OUT=$1 SUITE=swap
+. "$(dirname "$0")/../lib.sh"
 PORT=7100
 SWAPS=50
 CYCLES=${SWAP_CYCLES:-2000}
-n=0
 
-: > "$OUT"
-emit() { n=$((n + 1)); echo "$1 $n swap/$2" | tee -a "$OUT"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then emit ok "$name"; else emit "not ok" "$name"; fi
-}
-stat() { awk -v k="$1" '$1 == k { print $2 }' "$STATS"; }
 tag_sum() { awk '$1 ~ /^policy_[0-9]+_translated$/ { s += $2 } END { print s + 0 }' "$STATS"; }
 tags_used() { awk '$1 ~ /^policy_[0-9]+_translated$/ && $2 > 0 { n++ } END { print n + 0 }' "$STATS"; }
-pins() {
-	awk '$1 == "nr_foll_pin_acquired" { a = $2 } $1 == "nr_foll_pin_released" { r = $2 }
-	     END { print a - r }' /proc/vmstat
-}
-eq() { [ "$1" = "$2" ] || { echo "# $3: $1, expected $2"; return 1; }; }
 
 modprobe kvm_amd
 modprobe -a kvm vhost vsock vmw_vsock_virtio_transport_common
 insmod "$M/vhost_vsock_shm.ko" && insmod "$M/vsock_shm_mapper.ko" || {
 	emit "not ok" "modules_load"
-	echo "1..$n" >> "$OUT"
+	tap_plan
 	exit 1
 }
 check policy_loads "$CTL" policy load default
 base_pins=$(pins)
-seen0=$(stat lists_seen) tr0=$(stat lists_translated)
-ref0=$(stat lists_refused) pass0=$(stat lists_passed) tags0=$(tag_sum)
+seen0=$(counter lists_seen) tr0=$(counter lists_translated)
+ref0=$(counter lists_refused) pass0=$(counter lists_passed) tags0=$(tag_sum)
 
 "$BUILD/host/vshm-server" --port $PORT > "$R/swap-server.log" 2>&1 &
 server=$!
@@ -57,7 +40,7 @@ scripts/lab/l2 -c 3 -t 900 -- vshm-guest share --port $PORT --size 64K \
 guest=$!
 # Swap only once the stream is flowing.
 for _ in $(seq 1 600); do
-	[ "$(stat lists_seen)" -gt "$seen0" ] && break
+	[ "$(counter lists_seen)" -gt "$seen0" ] && break
 	sleep 0.1
 done
 ok_swaps=0
@@ -75,14 +58,14 @@ wait $server 2>/dev/null
 sed -n 's/^\[l2:3\] //p' "$R/l2-swap.log" | grep 'vshm-guest' | tail -3
 check guest_stream_ok eq "$grc" 0 "guest exit"
 check guest_saw_every_cycle grep -q "repeat: $CYCLES cycles" "$R/l2-swap.log"
-seen=$(($(stat lists_seen) - seen0))
-check every_request_translated_once eq "$(($(stat lists_translated) - tr0))" "$CYCLES" "translated"
+seen=$(($(counter lists_seen) - seen0))
+check every_request_translated_once eq "$(($(counter lists_translated) - tr0))" "$CYCLES" "translated"
 check module_saw_each_request_once eq "$seen" "$CYCLES" "lists seen"
-check none_refused eq "$(($(stat lists_refused) - ref0))" 0 "refused"
-check none_left_without_policy eq "$(($(stat lists_passed) - pass0))" 0 "passed"
+check none_refused eq "$(($(counter lists_refused) - ref0))" 0 "refused"
+check none_left_without_policy eq "$(($(counter lists_passed) - pass0))" 0 "passed"
 check per_policy_counts_add_up eq "$(($(tag_sum) - tags0))" "$CYCLES" "sum over policies"
 check both_policies_translated test "$(tags_used)" -ge 2
 check pins_back_to_baseline eq "$(pins)" "$base_pins" "pins"
 check policy_unloads "$CTL" policy unload
 check modules_unload bash -c "rmmod vsock_shm_mapper && rmmod vhost_vsock_shm"
-echo "1..$n" >> "$OUT"
+tap_plan

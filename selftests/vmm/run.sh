@@ -11,25 +11,10 @@
 # the tests fail against an older module).
 set -uo pipefail
 
-OUT=$1
-R=${LAB_RUN:-/tmp}
-M=${VMM_MODULES:-$BUILD/module/$KVER}
-CTL=$BUILD/host/vsock-shmctl
+OUT=$1 SUITE=vmm
+. "$(dirname "$0")/../lib.sh"
+M=${VMM_MODULES:-$M}
 LOG=$R/vmm_test.log
-n=0
-
-: > "$OUT"
-emit() { n=$((n + 1)); echo "$1 $n vmm/$2" | tee -a "$OUT"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then emit ok "$name"; else emit "not ok" "$name"; fi
-}
-pins() {
-	echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null
-	awk '$1 == "nr_foll_pin_acquired" { a = $2 } $1 == "nr_foll_pin_released" { r = $2 }
-	     END { print a - r }' /proc/vmstat
-}
 
 modprobe kvm_amd 2>/dev/null || modprobe kvm_intel
 modprobe -a vhost vsock vmw_vsock_virtio_transport_common
@@ -60,4 +45,4 @@ done < "$LOG"
 check policy_unloads "$CTL" policy unload
 check modules_unload bash -c "rmmod vsock_shm_mapper && rmmod vhost_vsock_shm"
 check pins_at_baseline_at_end test "$(pins)" = "$BASE"
-echo "1..$n" >> "$OUT"
+tap_plan

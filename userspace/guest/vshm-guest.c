@@ -18,6 +18,10 @@
  * connection, without pause (a request stream for the policy swap test),
  * and prints "vshm-guest: repeat: R cycles, M regions mapped and freed".
  *
+ * --hold-ms MS keeps the regions shared for MS ms before freeing them, and
+ * says "vshm-guest: holding N mapped regions for MS ms" (flushed) when the
+ * hold starts: a test acts on live regions from then on.
+ *
  * Output: one line per region, then "vshm-guest: OK" or
  * "vshm-guest: FAILED: <reason>". Exit status 0 or 1 (also for bad
  * arguments).
@@ -443,6 +447,12 @@ static int run_cycle(struct run *run)
 			return -1;
 	if (run->opt.compact_check && compact_check(run))
 		return -1;
+	if (run->opt.hold_ms) {
+		/* Now, not at the end: a test acts while the regions are live. */
+		printf("vshm-guest: holding %u mapped regions for %u ms\n",
+		       run->nr, run->opt.hold_ms);
+		fflush(stdout);
+	}
 	hold(run->opt.hold_ms);
 	if (!run->opt.no_free && free_all(run))
 		return -1;
