@@ -800,15 +800,28 @@ FIXTURE_TEARDOWN(vmm)
 		TH_LOG("could not swap the default policy back");
 }
 
-/* Creates the VM (this process is its VMM) and connects to the server. */
-static int start_vm(FIXTURE_DATA(vmm) *self)
+/*
+ * Creates the VM (this process is its VMM) with its RAM from @backing and
+ * connects to the server.
+ */
+static int start_vm_backed(FIXTURE_DATA(vmm) *self,
+			   enum vm_ram_backing backing)
 {
-	int ret = vm_create(&self->vm, test_cid());
+	int ret = vm_create_backed(&self->vm, test_cid(), backing);
 
-	if (ret)
+	if (ret) {
+		fprintf(stderr, "# VM RAM: %s%s\n", strerror(-ret),
+			backing == VM_RAM_HUGETLB ?
+			" (needs 16 free 2 MiB pages: vm.nr_hugepages)" : "");
 		return ret;
+	}
 	self->vm_up = true;
 	return vm_connect(&self->vm, self->port, RECV_MS);
+}
+
+static int start_vm(FIXTURE_DATA(vmm) *self)
+{
+	return start_vm_backed(self, VM_RAM_ANON);
 }
 
 /* Shares @self->sh and expects MAPPED with the server's marks. */
@@ -958,16 +971,8 @@ static void share_backed(struct __test_metadata *_metadata,
 			 FIXTURE_DATA(vmm) *self, enum vm_ram_backing backing)
 {
 	long long pinned0 = mod_stat("pages_pinned");
-	int ret;
 
-	ret = vm_create_backed(&self->vm, test_cid(), backing);
-	ASSERT_EQ(0, ret) {
-		TH_LOG("VM RAM: %s%s", strerror(-ret),
-		       backing == VM_RAM_HUGETLB ?
-		       " (needs 16 free 2 MiB pages: vm.nr_hugepages)" : "");
-	}
-	self->vm_up = true;
-	ASSERT_EQ(0, vm_connect(&self->vm, self->port, RECV_MS));
+	ASSERT_EQ(0, start_vm_backed(self, backing));
 	one_extent(&self->sh, VM_SLOT1_GPA + 2 * VM_MIB - 64 * PAGE, 128);
 	ASSERT_EQ(0, share_mapped(self));
 	EXPECT_EQ(0, self->srv.sh->pattern_bad);
@@ -994,9 +999,7 @@ TEST_F_TIMEOUT(vmm, hugetlb_memslot_deleted_revokes, TEST_SECS)
 {
 	long long revoked0;
 
-	ASSERT_EQ(0, vm_create_backed(&self->vm, test_cid(), VM_RAM_HUGETLB));
-	self->vm_up = true;
-	ASSERT_EQ(0, vm_connect(&self->vm, self->port, RECV_MS));
+	ASSERT_EQ(0, start_vm_backed(self, VM_RAM_HUGETLB));
 	one_extent(&self->sh, VM_SLOT1_GPA + 2 * VM_MIB - 64 * PAGE, 128);
 	ASSERT_EQ(0, share_mapped(self));
 	ASSERT_EQ(PROBE_DATA, probe_first(self));
