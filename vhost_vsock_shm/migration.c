@@ -107,7 +107,7 @@ static void migration_log_started(struct vhost_work *work)
 	mutex_unlock(&vq->mutex);
 
 	if (revoked)
-		pr_info_ratelimited("vhost_vsock_shm: cid %u: %u regions revoked, the VMM logs dirty pages (migration)\n",
+		pr_info_ratelimited("vhost_vsock_shm: cid %u: the VMM logs dirty pages (migration): grants revoked: %u\n",
 				    sd->cid, revoked);
 	if (log.failed)
 		pr_warn_ratelimited("vhost_vsock_shm: cid %u: cannot mark revoked pages in the VMM's dirty log: a migration may copy them stale\n",

@@ -1238,6 +1238,36 @@ TEST_F_TIMEOUT(vmm, dirty_log_revokes_and_marks_pages, TEST_SECS)
 	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
 	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
 }
+
+/*
+ * A dirty log the module cannot write (the VMM gave a page it mapped
+ * PROT_NONE): the grant is revoked all the same, nothing is marked, and the
+ * module says so; sharing waits for the log to go off as before.
+ */
+TEST_F_TIMEOUT(vmm, dirty_log_unwritable_still_revokes, TEST_SECS)
+{
+	long long revoked0, logged0;
+	void *log;
+
+	log = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, log);
+	ASSERT_EQ(0, start_vm(self));
+	two_extents(&self->sh);
+	ASSERT_EQ(0, share_mapped(self));
+	revoked0 = mod_stat("grants_revoked");
+	logged0 = mod_stat("pages_logged_dirty");
+	ASSERT_EQ(0, vm_set_dirty_log(&self->vm, log));
+	expect_revoked(_metadata, self, revoked0);
+	EXPECT_EQ(logged0, mod_stat("pages_logged_dirty"));
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+	EXPECT_EQ(VSHM_E_BUSY, share_refused(self, false));
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+	ASSERT_EQ(0, vm_set_dirty_log(&self->vm, NULL));
+	ASSERT_EQ(0, share_mapped(self));
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
+	munmap(log, PAGE);
+}
 /* A slot added and deleted elsewhere leaves the grant alone. */
 TEST_F_TIMEOUT(vmm, unrelated_memslot_change_keeps_grant, TEST_SECS)
 {
