@@ -94,7 +94,9 @@ typedef int (*vshm_fill_fn)(void *ptr, size_t size, uint32_t region,
  * Returns the region once the host answered MAPPED; NULL with errno on
  * failure, and then nothing stays pinned or mapped (except as the header
  * comment says if the host never confirmed). errno EPROTO: the host
- * answered ERROR (see vshm_guest_last_error()); EBADMSG: an answer that
+ * answered ERROR (see vshm_guest_last_error(); VSHM_E_BUSY there means
+ * the host shares nothing for now, as while this VM is being migrated:
+ * retry later); EBADMSG: an answer that
  * breaks the protocol; ETIMEDOUT: no answer in time; EPERM: no access to
  * the physical addresses (not root); ENOTCONN: the connection is broken.
  */
