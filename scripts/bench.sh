@@ -10,6 +10,7 @@ cd "$TOP"
 B=${BUILD:-$TOP/build}
 # L1 starts with a clean environment: the sizes go in through env.
 scripts/lab/l1 -t 3600 -m 6G -n bench -- \
-	env BENCH_SIZES="${BENCH_SIZES:-1 4 16 64 256 1024}" scripts/lab/bench-l1.sh
+	env BENCH_SIZES="${BENCH_SIZES:-1 4 16 64 256 1024}" BENCH_RAM="${BENCH_RAM:-anon}" \
+	scripts/lab/bench-l1.sh
 scripts/bench-report.sh "$B/lab/runs/bench" "$B/bench.json"
 echo "bench: wrote $B/bench.json"

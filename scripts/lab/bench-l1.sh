@@ -18,6 +18,9 @@ M=$BUILD/module/$KVER
 R=${LAB_RUN:?}
 PORT=7200 SPORT=7201
 SIZES=${BENCH_SIZES:-"1 4 16 64 256 1024"}
+# The guest's RAM: QEMU's default (anon), memfd or hugetlb (scripts/lab/l2).
+RAM=${BENCH_RAM:-anon}
+GUEST_MIB=2600
 fail() {
 	echo "bench: FAILED: $*"
 	kill $(jobs -p) 2>/dev/null
@@ -29,8 +32,12 @@ modprobe kvm_amd || fail "kvm_amd"
 modprobe -a kvm vhost vsock vmw_vsock_virtio_transport_common
 insmod "$M/vhost_vsock_shm.ko" && insmod "$M/vsock_shm_mapper.ko" || fail "modules"
 "$BUILD/host/vsock-shmctl" policy load default > /dev/null || fail "policy"
-# Local 2 MiB pages for the populate baseline of the largest 2 MiB share.
-echo $((1024 / 2 + 16)) > /proc/sys/vm/nr_hugepages
+# Local 2 MiB pages for the populate baseline of the largest 2 MiB share,
+# and the guest's RAM if it is hugetlb.
+huge=$((1024 / 2 + 16))
+[ "$RAM" = hugetlb ] && huge=$((huge + GUEST_MIB / 2))
+echo $huge > /proc/sys/vm/nr_hugepages
+[ "$(cat /proc/sys/vm/nr_hugepages)" = $huge ] || fail "only $(cat /proc/sys/vm/nr_hugepages) of $huge huge pages"
 
 "$BUILD/host/vshm-server" --port $PORT --bench > "$R/bench-server.log" 2>&1 &
 server=$!
@@ -38,7 +45,7 @@ server=$!
 sinkp=$!
 sleep 0.3
 # shellcheck disable=SC2086
-scripts/lab/l2 -c 3 -m 2600M -t 3000 -- bench-guest.sh $PORT $SPORT $SIZES \
+scripts/lab/l2 -c 3 -m ${GUEST_MIB}M --ram "$RAM" -t 3000 -- bench-guest.sh $PORT $SPORT $SIZES \
 	> "$R/bench-guest.log" 2>&1 || fail "guest: $(tail -3 "$R/bench-guest.log")"
 wait $sinkp
 kill $server 2>/dev/null
