@@ -1212,6 +1212,9 @@ TEST_F_TIMEOUT(vmm, dirty_log_revokes_and_marks_pages, TEST_SECS)
 	}
 	ASSERT_EQ(0, vm_set_dirty_log(&self->vm, log));
 	expect_revoked(_metadata, self, revoked0);
+	/* The marks come after the unpin, and the count after the marks. */
+	EXPECT_TRUE(WAIT_FOR(mod_stat("pages_logged_dirty") - logged0 >= 64,
+			     REVOKE_MS));
 	EXPECT_EQ(64, mod_stat("pages_logged_dirty") - logged0);
 	for (gfn = 0; gfn < LOG_PAGES; gfn++)
 		marked += log_bit(log, gfn);
