@@ -233,6 +233,65 @@ stop_server
 kill "$monlog" 2>/dev/null
 check pins_back_after_migration pins_at_base
 
+# 7. A live migration that completes: the same start, then the migration
+# runs to its end into a file in L1, the source QEMU quits (its device is
+# released) and a second QEMU takes the guest in from the file: at its
+# destination the guest shares again, through the new device.
+migration_completed() {
+	local i
+	for i in $(seq 1 90); do
+		monitor "info migrate"
+		grep -aq 'Migration status: completed' "$R/l2-mig2.monitor.log" && return 0
+	done
+	return 1
+}
+released_past() { [ "$(counter devs_released)" -gt "$1" ]; }
+MON=/run/l2-mig2.mon IMG=/run/l2-mig2.img
+rm -f "$MON.in" "$MON.out" "$IMG"
+mkfifo "$MON.in" "$MON.out"
+cat "$MON.out" > "$R/l2-mig2.monitor.log" 2>&1 &
+monlog=$!
+start_server mig2
+G0=$(created)
+B0=$(counter refused_VSHM_E_BUSY)
+D0=$(counter devs_released)
+scripts/lab/l2 -c 3 -m 256M --monitor "$MON" -t 500 -l "$R/l2-mig2-src.console" \
+	-- guest-migrate.sh $PORT > "$R/l2-mig2-src.log" 2>&1 &
+l2=$!
+: > "$R/l2-mig2-dst.log"
+drc=1
+if wait_for 150 created_past $((G0 + 1)) && wait_for 10 grants_live; then
+	monitor "migrate_set_parameter max-bandwidth 1k"
+	monitor "migrate -d exec:cat>$IMG"
+	check completed_migration_revokes wait_for 60 pins_at_base
+	check completed_migration_refuses_busy wait_for 120 busy_refused "$B0"
+	monitor "migrate_set_parameter max-bandwidth 1g"
+	check migration_completes migration_completed
+	monitor "quit"
+	wait "$l2"
+	echo "# source QEMU ended: $?"
+	check source_device_released wait_for 30 released_past "$D0"
+	check source_guest_kernel_clean bash -c "! grep -aq '@@L2-KERNEL' '$R/l2-mig2-src.console'"
+	scripts/lab/l2 -c 3 -m 256M --incoming "exec:cat $IMG" -t 300 \
+		-l "$R/l2-mig2-dst.console" -- guest-migrate.sh $PORT \
+		> "$R/l2-mig2-dst.log" 2>&1
+	drc=$?
+	echo "# destination guest exited $drc"
+else
+	emit "not ok" "completed_migration_revokes # the guest's region never went live"
+	wait "$l2"
+fi
+# The guest's TAP: its first steps ran at the source, the last one here.
+cat "$R/l2-mig2-src.log" "$R/l2-mig2-dst.log" |
+	sed -n 's/^\[l2:3\] \(\(not \)\{0,1\}ok\) [0-9]* \(.*\)$/\1|\3/p' |
+while IFS='|' read -r verdict rest; do echo "$verdict 0 sharing/migrated: $rest"; done > "$OUT.guest"
+merge_guest
+check migrated_guest_completed bash -c "[ $drc = 0 ] && grep -q '^\[l2:3\] 1\.\.3' '$R/l2-mig2-dst.log'"
+stop_server
+kill "$monlog" 2>/dev/null
+rm -f "$IMG"
+check pins_back_after_completed_migration pins_at_base
+
 check policy_unloads "$CTL" policy unload
 check modules_unload bash -c "rmmod vsock_shm_mapper && rmmod vhost_vsock_shm"
 check pins_at_baseline_at_end test "$(pins)" = "$BASE"
