@@ -32,6 +32,16 @@ pins() {
 }
 # counter NAME: one of the module's counters (debugfs).
 counter() { awk -v k="$1" '$1 == k { print $2 }' "$STATS"; }
+# counter_above NAME N: the module's counter NAME is past N.
+counter_above() { [ "$(counter "$1")" -gt "$2" ]; }
+# hugepages_add N: N more 2 MiB pages in the pool; true if N are free.
+# hugepages_restore puts the pool back as it was.
+hugepages_add() {
+	HP_OLD=$(cat /proc/sys/vm/nr_hugepages)
+	echo $((HP_OLD + $1)) > /proc/sys/vm/nr_hugepages
+	[ "$(awk '$1 == "HugePages_Free:" { print $2 }' /proc/meminfo)" -ge "$1" ]
+}
+hugepages_restore() { echo "$HP_OLD" > /proc/sys/vm/nr_hugepages; }
 # eq VALUE WANT WHAT: true if equal, else a diagnostic naming WHAT.
 eq() { [ "$1" = "$2" ] || { echo "# $3: $1, expected $2"; return 1; }; }
 # wait_for SECONDS CMD...: true once CMD succeeds, polled every 0.1 s.

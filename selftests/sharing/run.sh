@@ -173,11 +173,7 @@ stop_server
 # 5. Guest RAM as production hosts back it, through QEMU's memory backends:
 # a shared memfd, and 2 MiB huge pages (libvirt's <hugepages/>). The same
 # shares as the bystander's: mapped, checked, freed, nothing left pinned.
-HP=/proc/sys/vm/nr_hugepages
-hp_old=$(cat $HP)
-echo $((hp_old + 128)) > $HP
-check hugepages_reserved_for_guest \
-	test "$(awk '$1 == "HugePages_Free:" { print $2 }' /proc/meminfo)" -ge 128
+check hugepages_reserved_for_guest hugepages_add 128
 start_server backed
 for ram in memfd hugetlb; do
 	L2_MEM=256M L2_RAM=$ram guest_tap "ram_$ram" guest-share.sh $PORT
@@ -185,23 +181,25 @@ for ram in memfd hugetlb; do
 	check "pins_back_after_ram_$ram" pins_at_base
 done
 stop_server
-echo "$hp_old" > $HP
+hugepages_restore
 check server_checked_backed_guests bash -c "! grep -q 'check=FAILED' '$R/server-backed.log'"
 
 # 6. Live migration, through QEMU's monitor: once a region is live, a
 # migration starts (slowed to 1 KiB/s so that it lasts). QEMU turns on
 # vhost's dirty log: the region is revoked and its pages marked dirty,
 # shares are refused with VSHM_E_BUSY; after migrate_cancel they work again.
-busy_refused() { [ "$(counter refused_VSHM_E_BUSY)" -gt "$1" ]; }
-logged_past() { [ "$(counter pages_logged_dirty)" -gt "$1" ]; }
+# monitor_open NAME: FIFOs for QEMU's monitor in L1's own /run (9p has
+# none), its answers copied to $R/NAME.monitor.log.
+monitor_open() {
+	MON=/run/$1.mon
+	rm -f "$MON.in" "$MON.out"
+	mkfifo "$MON.in" "$MON.out"
+	cat "$MON.out" > "$R/$1.monitor.log" 2>&1 &
+	monlog=$!
+}
 # A command to QEMU's monitor; a QEMU that is gone no longer reads the FIFO.
 monitor() { timeout 10 bash -c 'echo "$1" > "$2"' _ "$1" "$MON.in"; sleep 1; }
-# FIFOs cannot live on 9p: L1's own /run holds them.
-MON=/run/l2-mig.mon
-rm -f "$MON.in" "$MON.out"
-mkfifo "$MON.in" "$MON.out"
-cat "$MON.out" > "$R/l2-mig.monitor.log" 2>&1 &
-monlog=$!
+monitor_open l2-mig
 start_server mig
 G0=$(created)
 B0=$(counter refused_VSHM_E_BUSY)
@@ -215,8 +213,8 @@ if wait_for 150 created_past $((G0 + 1)) && wait_for 10 grants_live; then
 	monitor "info migrate"
 	check migration_revokes_shared_region wait_for 60 pins_at_base
 	# The marks come after the unpin, and the count after the marks.
-	check migration_marks_revoked_pages_dirty wait_for 30 logged_past $((L0 + 255))
-	check migration_refuses_shares_busy wait_for 120 busy_refused "$B0"
+	check migration_marks_revoked_pages_dirty wait_for 30 counter_above pages_logged_dirty $((L0 + 255))
+	check migration_refuses_shares_busy wait_for 120 counter_above refused_VSHM_E_BUSY "$B0"
 	check migration_was_active grep -q 'Migration status: active' "$R/l2-mig.monitor.log"
 	# The guest shares again once the log is off (its last step), and ends.
 	monitor "migrate_cancel"
@@ -245,12 +243,9 @@ migration_completed() {
 	done
 	return 1
 }
-released_past() { [ "$(counter devs_released)" -gt "$1" ]; }
-MON=/run/l2-mig2.mon IMG=/run/l2-mig2.img
-rm -f "$MON.in" "$MON.out" "$IMG"
-mkfifo "$MON.in" "$MON.out"
-cat "$MON.out" > "$R/l2-mig2.monitor.log" 2>&1 &
-monlog=$!
+IMG=/run/l2-mig2.img
+rm -f "$IMG"
+monitor_open l2-mig2
 start_server mig2
 G0=$(created)
 B0=$(counter refused_VSHM_E_BUSY)
@@ -264,13 +259,13 @@ if wait_for 150 created_past $((G0 + 1)) && wait_for 10 grants_live; then
 	monitor "migrate_set_parameter max-bandwidth 1k"
 	monitor "migrate -d exec:cat>$IMG"
 	check completed_migration_revokes wait_for 60 pins_at_base
-	check completed_migration_refuses_busy wait_for 120 busy_refused "$B0"
+	check completed_migration_refuses_busy wait_for 120 counter_above refused_VSHM_E_BUSY "$B0"
 	monitor "migrate_set_parameter max-bandwidth 1g"
 	check migration_completes migration_completed
 	monitor "quit"
 	wait "$l2"
 	echo "# source QEMU ended: $?"
-	check source_device_released wait_for 30 released_past "$D0"
+	check source_device_released wait_for 30 counter_above devs_released "$D0"
 	check source_guest_kernel_clean bash -c "! grep -aq '@@L2-KERNEL' '$R/l2-mig2-src.console'"
 	scripts/lab/l2 -c 3 -m 256M --incoming "exec:cat $IMG" -t 300 \
 		-l "$R/l2-mig2-dst.console" -- guest-migrate.sh $PORT \

@@ -21,17 +21,13 @@ modprobe -a vhost vsock vmw_vsock_virtio_transport_common
 check modules_load bash -c "insmod $M/vhost_vsock_shm.ko && insmod $M/vsock_shm_mapper.ko"
 check policy_loads "$CTL" policy load default
 # The hugetlb tests: the VM's 32 MiB of RAM as 16 huge pages of 2 MiB.
-HP=/proc/sys/vm/nr_hugepages
-hp_old=$(cat $HP)
-echo $((hp_old + 16)) > $HP
-check hugepages_reserved test \
-	"$(awk '$1 == "HugePages_Free:" { print $2 }' /proc/meminfo)" -ge 16
+check hugepages_reserved hugepages_add 16
 BASE=$(pins)
 
 # The harness's "ok N vmm.NAME" lines become ours; its comments go along.
 VSHM_CTL=$CTL "$BUILD/selftests/vmm_test" > "$LOG" 2>&1
 echo "# vmm_test exited $?" | tee -a "$OUT"
-echo "$hp_old" > $HP
+hugepages_restore
 found=0
 while IFS= read -r line; do
 	case "$line" in

@@ -917,6 +917,20 @@ static void expect_kept(struct __test_metadata *_metadata,
 	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
 }
 
+/* Shares @self->sh, then deletes slot 1 under it: revoked like a FREE. */
+static void share_then_delete_slot1(struct __test_metadata *_metadata,
+				    FIXTURE_DATA(vmm) *self)
+{
+	long long revoked0;
+
+	ASSERT_EQ(0, share_mapped(self));
+	ASSERT_EQ(PROBE_DATA, probe_first(self));
+	revoked0 = mod_stat("grants_revoked");
+	ASSERT_EQ(0, vm_delete_slot(&self->vm, 1));
+	expect_revoked(_metadata, self, revoked0);
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+}
+
 /* ---- the tests ---- */
 
 /* The VMM itself: many small round trips wrap both rings several times. */
@@ -997,16 +1011,9 @@ TEST_F_TIMEOUT(vmm, share_from_hugetlb_ram, TEST_SECS)
 /* Deleting a hugetlb memslot under a grant: revoked, huge pages unpinned. */
 TEST_F_TIMEOUT(vmm, hugetlb_memslot_deleted_revokes, TEST_SECS)
 {
-	long long revoked0;
-
 	ASSERT_EQ(0, start_vm_backed(self, VM_RAM_HUGETLB));
 	one_extent(&self->sh, VM_SLOT1_GPA + 2 * VM_MIB - 64 * PAGE, 128);
-	ASSERT_EQ(0, share_mapped(self));
-	ASSERT_EQ(PROBE_DATA, probe_first(self));
-	revoked0 = mod_stat("grants_revoked");
-	ASSERT_EQ(0, vm_delete_slot(&self->vm, 1));
-	expect_revoked(_metadata, self, revoked0);
-	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+	share_then_delete_slot1(_metadata, self);
 }
 
 /* A GPA_LIST in two packets is refused whole: VSHM_E_FRAG, no pin. */
@@ -1152,16 +1159,9 @@ TEST_F_TIMEOUT(vmm, memslot_hole_unpinnable, TEST_SECS)
 /* Deleting the memslot under a mapped grant revokes it. */
 TEST_F_TIMEOUT(vmm, memslot_deleted_revokes, TEST_SECS)
 {
-	long long revoked0;
-
 	ASSERT_EQ(0, start_vm(self));
 	two_extents(&self->sh);
-	ASSERT_EQ(0, share_mapped(self));
-	ASSERT_EQ(PROBE_DATA, probe_first(self));
-	revoked0 = mod_stat("grants_revoked");
-	ASSERT_EQ(0, vm_delete_slot(&self->vm, 1));
-	expect_revoked(_metadata, self, revoked0);
-	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+	share_then_delete_slot1(_metadata, self);
 }
 
 /* Moving it to another GPA revokes it too: the GPAs no longer mean it. */
