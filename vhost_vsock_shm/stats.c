@@ -32,6 +32,7 @@ static const char * const vsock_shm_stat_names[VSOCK_SHM_STAT_NR] = {
 	[VSOCK_SHM_STAT_DIRTY_LOG_STARTS] = "dirty_log_starts",
 	[VSOCK_SHM_STAT_GRANTS_REVOKED_DIRTY_LOG] = "grants_revoked_dirty_log",
 	[VSOCK_SHM_STAT_PAGES_LOGGED_DIRTY] = "pages_logged_dirty",
+	[VSOCK_SHM_STAT_PKTS_NEUTERED] = "pkts_neutered",
 };
 
 /* debugfs directory; created at init, removed at exit. */

@@ -508,6 +508,39 @@ int vshm_wire_mark_refused(void *buf, size_t len, u32 code, u32 detail)
 	return VSHM_OK;
 }
 
+/**
+ * vshm_wire_neuter() - make sure no message can start at buf
+ * @buf: the start of a packet's payload the module does not parse
+ * @len: bytes in @buf
+ * @code: why, for a REFUSED (enum vshm_err)
+ *
+ * A packet that may be the first of a message but that the module will not
+ * check (a fragment, or one of a connection it does not track) must not
+ * deliver a message the guest wrote in the host's name. If @buf starts with
+ * the magic, or with a prefix of it when @len is shorter, it becomes a
+ * REFUSED(@code) when it has room for one; otherwise the magic bytes it
+ * holds are zeroed, and whatever the receiver assembles is not a message.
+ *
+ * Return: true if @buf was rewritten.
+ */
+bool vshm_wire_neuter(void *buf, size_t len, u32 code)
+{
+	static const u8 magic[4] = { 'V', 'S', 'H', 'M' };
+	size_t n = len < sizeof(magic) ? len : sizeof(magic);
+	u8 *b = buf;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (b[i] != magic[i])
+			return false;
+	if (!n)
+		return false;
+	if (vshm_wire_mark_refused(buf, len, code, VSHM_NO_INDEX))
+		for (i = 0; i < n; i++)
+			b[i] = 0;
+	return true;
+}
+
 static const char *const vshm_err_names[] = {
 	[VSHM_OK]		= "VSHM_OK",
 	[VSHM_E_TRUNC]		= "VSHM_E_TRUNC",

@@ -163,6 +163,9 @@ void vshm_wire_ext_set_addr(void *ext, u32 i, u64 addr);
 void vshm_wire_mark_hpa(void *buf, u64 grant);
 int vshm_wire_mark_refused(void *buf, size_t len, u32 code, u32 detail);
 
+/* Rewrites an unparsed packet that could start a message (REFUSED or no magic). */
+bool vshm_wire_neuter(void *buf, size_t len, u32 code);
+
 /* "VSHM_E_TRUNC" etc.; "VSHM_E_UNKNOWN" for codes this version lacks. */
 const char *vshm_err_name(int code);
 

@@ -752,6 +752,52 @@ Test(wire, mark_refused)
 	cr_assert_eq(get_unaligned_le32(space + L_STATUS), VSHM_E_INTERNAL);
 }
 
+/* A packet the module does not parse never starts a message. */
+Test(wire, neuter_whole_list_becomes_refused)
+{
+	struct vshm_wire_info wi;
+	size_t len = mk_list(space, 1);
+
+	space[5] = VSHM_MSG_HPA_LIST;	/* forged by the guest */
+	cr_assert(vshm_wire_neuter(space, len, VSHM_E_QUOTA));
+	expect_rc(vshm_wire_check_host(space, len, &wi), VSHM_OK);
+	cr_assert_eq(wi.type, VSHM_MSG_REFUSED);
+	cr_assert_eq(wi.status, VSHM_E_QUOTA);
+}
+
+Test(wire, neuter_short_fragment_loses_its_magic)
+{
+	size_t n;
+
+	/* 40 bytes: a header, no room for a REFUSED. */
+	mk_list(space, 1);
+	space[5] = VSHM_MSG_HPA_LIST;
+	cr_assert(vshm_wire_neuter(space, 40, VSHM_E_FRAG));
+	cr_assert_neq(get_unaligned_le32(space), VSHM_MAGIC);
+	cr_assert_eq(space[5], VSHM_MSG_HPA_LIST);	/* the rest is left */
+	/* Every prefix of the magic, down to one byte. */
+	for (n = 1; n <= 4; n++) {
+		mk_list(space, 1);
+		cr_assert(vshm_wire_neuter(space, n, VSHM_E_FRAG), "len %zu", n);
+		cr_assert_eq(space[0], 0, "len %zu", n);
+		cr_assert_eq(space[n - 1], 0, "len %zu", n);
+	}
+}
+
+Test(wire, neuter_leaves_other_payloads_alone)
+{
+	uint8_t b[8] = { 'V', 'S', 'H', 'X', 1, 2, 3, 4 };
+	uint8_t c[8];
+
+	memcpy(c, b, sizeof(b));
+	cr_assert_not(vshm_wire_neuter(b, sizeof(b), VSHM_E_FRAG));
+	cr_assert_not(vshm_wire_neuter(b, 0, VSHM_E_FRAG));
+	b[0] = 'X';
+	cr_assert_not(vshm_wire_neuter(b, 1, VSHM_E_FRAG));
+	b[0] = 'V';
+	cr_assert_arr_eq(b, c, sizeof(b));
+}
+
 Test(wire, mark_refused_too_short)
 {
 	uint8_t before[47];
