@@ -58,23 +58,31 @@ static void pkt_parse(struct vsock_shm_pkt *pkt, struct sk_buff *skb)
 	struct vshm_wire_info *info = &pkt->info;
 	int err;
 
+	/* The first packet, and its last: the whole message. */
+	ctx->whole = !!(ctx->flags & VIRTIO_VSOCK_SEQ_EOM);
 	if (skb->len < VSHM_HDR_SIZE ||
-	    get_unaligned_le32(skb->data) != VSHM_MAGIC)
+	    get_unaligned_le32(skb->data) != VSHM_MAGIC) {
+		/* A fragment must not finish a magic its start began. */
+		if (!ctx->whole && vshm_wire_neuter(skb->data, skb->len,
+						    VSHM_E_FRAG))
+			vsock_shm_stat_inc(VSOCK_SHM_STAT_PKTS_NEUTERED);
 		return;
+	}
 	pkt->msg = skb->data;
 	ctx->msg_type = skb->data[5];
-	/* The first packet of a message, and its last: the whole message. */
-	ctx->whole = !!(ctx->flags & VIRTIO_VSOCK_SEQ_EOM);
 
 	if (!ctx->whole) {
 		/*
-		 * Refused whole; its region, if the header got through, ends
-		 * like any refused chunk's (only this connection's regions).
+		 * Refused whole: a GPA_LIST in pkt_apply(), where its region
+		 * ends like any refused chunk's (only this connection's
+		 * regions); any other type right here.
 		 */
 		ctx->msg_status = VSHM_E_FRAG;
-		if (skb->len >= sizeof(struct vshm_hdr))
-			ctx->region = get_unaligned_le32(skb->data +
-					offsetof(struct vshm_hdr, region));
+		ctx->region = get_unaligned_le32(skb->data +
+						 offsetof(struct vshm_hdr, region));
+		if (ctx->msg_type != VSHM_MSG_GPA_LIST &&
+		    vshm_wire_neuter(skb->data, skb->len, VSHM_E_FRAG))
+			vsock_shm_stat_inc(VSOCK_SHM_STAT_PKTS_NEUTERED);
 		return;
 	}
 	err = vshm_wire_check(skb->data, skb->len, info);
@@ -98,7 +106,9 @@ static void pkt_refuse(struct vsock_shm_pkt *pkt, struct sk_buff *skb,
 
 	if (code > VSHM_E_MAX)
 		code = VSHM_E_INTERNAL;
-	vshm_wire_mark_refused(skb->data, skb->len, code, detail);
+	/* Too short for a REFUSED: then it must not stay a message at all. */
+	if (vshm_wire_mark_refused(skb->data, skb->len, code, detail))
+		vshm_wire_neuter(skb->data, skb->len, code);
 	vsock_shm_stat_refused(code);
 	pr_info_ratelimited("vhost_vsock_shm: cid %u port %u->%u region %u: refused: %s (extent %d)\n",
 			    sd->cid, pkt->ctx.src_port, pkt->ctx.dst_port,
@@ -139,10 +149,6 @@ static void pkt_apply(struct vsock_shm_pkt *pkt, struct sk_buff *skb,
 		pkt_refuse(pkt, skb, c, ctx->xlat_status, ctx->xlat_detail);
 		return;
 	}
-	if (!c) {
-		pkt_refuse(pkt, skb, c, VSHM_E_QUOTA, VSHM_NO_INDEX);
-		return;
-	}
 	err = vsock_shm_grant_chunk(pkt->sd, c, pkt, &grant, &detail);
 	vsock_shm_stat_verdict(ctx->policy, !err);
 	if (err) {
@@ -153,6 +159,20 @@ static void pkt_apply(struct vsock_shm_pkt *pkt, struct sk_buff *skb,
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_LISTS_TRANSLATED);
 }
 
+/*
+ * Message boundaries of a tracked connection: says whether this packet
+ * carries the first bytes of a message. An empty packet without EOM starts
+ * nothing: the next one still carries the first bytes.
+ */
+static bool conn_msg_start(struct vsock_shm_conn *c, u32 flags, u32 len)
+{
+	bool first = !c->mid_msg;
+
+	if (len || (flags & VIRTIO_VSOCK_SEQ_EOM))
+		c->mid_msg = !(flags & VIRTIO_VSOCK_SEQ_EOM);
+	return first && len;
+}
+
 void vsock_shm_guest_pkt(struct vsock_shm_dev *sd, u32 guest_cid,
 			 struct sk_buff *skb)
 {
@@ -160,7 +180,7 @@ void vsock_shm_guest_pkt(struct vsock_shm_dev *sd, u32 guest_cid,
 	struct vsock_shm_pkt *pkt = sd->pkt;
 	struct vsock_shm_conn *c = NULL;
 	struct vsock_shm_pkt_ctx *ctx;
-	bool first = true;
+	bool first;
 
 	sd->pkts_seen++;
 	sd->cid = guest_cid;
@@ -171,22 +191,29 @@ void vsock_shm_guest_pkt(struct vsock_shm_dev *sd, u32 guest_cid,
 	pkt_ctx_init(pkt, guest_cid, hdr, skb->len);
 	ctx = &pkt->ctx;
 
-	if (ctx->op == VIRTIO_VSOCK_OP_RST || ctx->op == VIRTIO_VSOCK_OP_SHUTDOWN) {
+	if (ctx->op == VIRTIO_VSOCK_OP_RST || ctx->op == VIRTIO_VSOCK_OP_SHUTDOWN ||
+	    ctx->op == VIRTIO_VSOCK_OP_REQUEST) {
+		/* The end of a connection, or the start of a new one. */
 		vsock_shm_conn_close(sd, ctx->src_port, ctx->dst_port);
 	} else if (ctx->type == VIRTIO_VSOCK_TYPE_SEQPACKET &&
 		   ctx->op == VIRTIO_VSOCK_OP_RW) {
 		mutex_lock(&sd->lock);
 		c = vsock_shm_conn_find(sd, ctx->src_port, ctx->dst_port, true);
-		if (c) {
-			first = !c->mid_msg;
-			c->mid_msg = !(ctx->flags & VIRTIO_VSOCK_SEQ_EOM);
-		}
+		first = c && conn_msg_start(c, ctx->flags, skb->len);
 		mutex_unlock(&sd->lock);
-		if (first)
+		if (first) {
 			pkt_parse(pkt, skb);
+		} else if (!c) {
+			/*
+			 * Untracked: where its messages start is unknown, so
+			 * none is parsed and none may reach the server.
+			 */
+			if (vshm_wire_neuter(skb->data, skb->len, VSHM_E_QUOTA))
+				vsock_shm_stat_inc(VSOCK_SHM_STAT_PKTS_NEUTERED);
+		}
 	}
 	mutex_lock(&sd->lock);
-	ctx->vm_pages = min_t(u64, sd->pinned_pages, U32_MAX);
+	ctx->vm_pages = min_t(u64, sd->reserved_pages, U32_MAX);
 	ctx->vm_grants = sd->nr_grants;
 	mutex_unlock(&sd->lock);
 
