@@ -67,8 +67,10 @@ int BPF_PROG(vsock_shm_policy, struct vsock_shm_pkt_ctx *pkt)
 		policy_translated(pkt, VSHM_E_DENIED, policy_tag);
 		return 0;
 	}
+	/* A region is charged whole at its first chunk, as the module does. */
 	limit = quota_of(key.cid);
-	if (limit && (__u64)pkt->vm_pages + pkt->nr_pages > limit) {
+	if (limit && !pkt->first_page &&
+	    (__u64)pkt->vm_pages + pkt->total_pages > limit) {
 		policy_translated(pkt, VSHM_E_QUOTA, policy_tag);
 		return 0;
 	}

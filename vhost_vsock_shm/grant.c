@@ -19,6 +19,7 @@
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/virtio_vsock.h>
 #include <linux/xarray.h>
 #include <net/af_vsock.h>
 
@@ -44,17 +45,48 @@ static u32 vsock_shm_grant_next_id;
 
 static const struct vm_operations_struct vsock_shm_grant_vm_ops;
 
+/* This module's transport: connection resets go through it. */
+static struct virtio_transport *vsock_shm_transport;
+
+void vsock_shm_conn_set_transport(struct virtio_transport *t)
+{
+	vsock_shm_transport = t;
+}
+
 static u32 conn_key(u32 guest_port, u32 host_port)
 {
 	return guest_port ^ (host_port * 0x9e3779b1U);
 }
 
-/* Called with sd->lock held. */
+/*
+ * The host end of connection (cid, guest_port) -> host_port on this
+ * module's transport, held; NULL if the host has no such socket.
+ */
+static struct sock *conn_host_sock(u32 cid, u32 guest_port, u32 host_port)
+{
+	struct sockaddr_vm guest, host;
+	struct sock *sk;
+
+	vsock_addr_init(&guest, cid, guest_port);
+	vsock_addr_init(&host, VMADDR_CID_HOST, host_port);
+	sk = vsock_find_connected_socket(&guest, &host);
+	if (sk && vsock_sk(sk)->transport != &vsock_shm_transport->transport) {
+		sock_put(sk);
+		sk = NULL;
+	}
+	return sk;
+}
+
+/*
+ * Called with sd->lock held. A new connection is tracked only with its host
+ * socket: without one there is nothing its grants could belong to.
+ */
 struct vsock_shm_conn *vsock_shm_conn_find(struct vsock_shm_dev *sd,
 					   u32 guest_port, u32 host_port,
 					   bool create)
 {
 	struct vsock_shm_conn *c;
+	struct sock *sk;
 
 	lockdep_assert_held(&sd->lock);
 	hash_for_each_possible(sd->conns, c, node, conn_key(guest_port, host_port))
@@ -62,15 +94,80 @@ struct vsock_shm_conn *vsock_shm_conn_find(struct vsock_shm_dev *sd,
 			return c;
 	if (!create || sd->nr_conns >= max_conns_per_vm)
 		return NULL;
-	c = kzalloc(sizeof(*c), GFP_KERNEL);
-	if (!c)
+	sk = conn_host_sock(sd->cid, guest_port, host_port);
+	if (!sk)
 		return NULL;
+	c = kzalloc(sizeof(*c), GFP_KERNEL_ACCOUNT);
+	if (!c) {
+		sock_put(sk);
+		return NULL;
+	}
+	c->sk = sk;
 	c->guest_port = guest_port;
 	c->host_port = host_port;
 	INIT_LIST_HEAD(&c->grants);
 	hash_add(sd->conns, &c->node, conn_key(guest_port, host_port));
-	sd->nr_conns++;
+	WRITE_ONCE(sd->nr_conns, sd->nr_conns + 1);
 	return c;
+}
+
+/*
+ * Called with sd->lock held: moves @c off the device onto @gone and its
+ * grants onto @dead.
+ */
+static void conn_unlink(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
+			struct hlist_head *gone, struct list_head *dead)
+{
+	list_splice_init(&c->grants, dead);
+	hash_del(&c->node);
+	hlist_add_head(&c->node, gone);
+	WRITE_ONCE(sd->nr_conns, sd->nr_conns - 1);
+}
+
+/*
+ * Ends the host end of @c as the guest's RST would: its reader sees the
+ * connection end. Goes through the transport's own receive path, so the
+ * socket is closed exactly as by a packet. Called with no lock held.
+ */
+static void conn_reset(struct vsock_shm_conn *c)
+{
+	struct vsock_sock *vsk = vsock_sk(c->sk);
+	struct virtio_vsock_hdr *hdr;
+	struct sk_buff *skb;
+
+	/* Without memory the server's connection stays open: nothing shared. */
+	skb = virtio_vsock_alloc_skb(VIRTIO_VSOCK_SKB_HEADROOM, GFP_KERNEL);
+	if (!skb)
+		return;
+	hdr = virtio_vsock_hdr(skb);
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->src_cid = cpu_to_le64(vsk->remote_addr.svm_cid);
+	hdr->src_port = cpu_to_le32(vsk->remote_addr.svm_port);
+	hdr->dst_cid = cpu_to_le64(VMADDR_CID_HOST);
+	hdr->dst_port = cpu_to_le32(vsk->local_addr.svm_port);
+	hdr->type = cpu_to_le16(c->sk->sk_type == SOCK_SEQPACKET ?
+				VIRTIO_VSOCK_TYPE_SEQPACKET :
+				VIRTIO_VSOCK_TYPE_STREAM);
+	hdr->op = cpu_to_le16(VIRTIO_VSOCK_OP_RST);
+	virtio_transport_recv_pkt(vsock_shm_transport, skb);
+}
+
+/*
+ * Frees the connections on @gone (their grants already revoked); with
+ * @reset, the host end of each that held a grant is reset first.
+ */
+static void conns_free(struct hlist_head *gone, bool reset)
+{
+	struct vsock_shm_conn *c;
+	struct hlist_node *tmp;
+
+	hlist_for_each_entry_safe(c, tmp, gone, node) {
+		hlist_del(&c->node);
+		if (reset && c->shared)
+			conn_reset(c);
+		sock_put(c->sk);
+		kfree(c);
+	}
 }
 
 static void grant_release(struct kref *ref)
@@ -78,6 +175,7 @@ static void grant_release(struct kref *ref)
 	struct vsock_shm_grant *g = container_of(ref, struct vsock_shm_grant, ref);
 
 	WARN_ON_ONCE(g->state != VSOCK_SHM_GRANT_REVOKED || !list_empty(&g->mms));
+	sock_put(g->sk);
 	mmdrop(g->vmm_mm);
 	kvfree(g->spans);
 	kvfree(g->pages);
@@ -147,11 +245,12 @@ static void grant_unpin(struct vsock_shm_dev *sd, struct vsock_shm_grant *g)
 		kfree(run);
 	}
 	sd->pinned_pages -= g->filled;
+	sd->reserved_pages -= g->nr_pages;
 	sd->nr_grants--;
 	mutex_unlock(&sd->lock);
 
 	unpin_user_pages_dirty_lock(g->pages, g->filled, true);
-	atomic64_sub(g->filled, &g->vmm_mm->pinned_vm);
+	atomic64_sub(g->nr_pages, &g->vmm_mm->pinned_vm);
 	vsock_shm_stat_add(VSOCK_SHM_STAT_PAGES_UNPINNED, g->filled);
 	g->filled = 0;
 }
@@ -192,38 +291,71 @@ void vsock_shm_conn_close(struct vsock_shm_dev *sd, u32 guest_port,
 			  u32 host_port)
 {
 	struct vsock_shm_conn *c;
+	HLIST_HEAD(gone);
 	LIST_HEAD(dead);
 
 	mutex_lock(&sd->lock);
 	c = vsock_shm_conn_find(sd, guest_port, host_port, false);
-	if (c) {
-		list_splice_init(&c->grants, &dead);
-		hash_del(&c->node);
-		sd->nr_conns--;
-	}
+	if (c)
+		conn_unlink(sd, c, &gone, &dead);
 	mutex_unlock(&sd->lock);
-	if (!c)
-		return;
 	revoke_list(sd, &dead);
-	kfree(c);
+	conns_free(&gone, false);
 }
 
-void vsock_shm_conn_close_all(struct vsock_shm_dev *sd)
+/*
+ * Ends every connection of @sd and revokes its grants: the device stopped,
+ * changed its CID or is going away. With @reset, the host end of each that
+ * shared is reset: its guest can no longer be heard on it.
+ */
+void vsock_shm_conn_close_all(struct vsock_shm_dev *sd, bool reset)
 {
 	struct vsock_shm_conn *c;
 	struct hlist_node *tmp;
+	HLIST_HEAD(gone);
 	LIST_HEAD(dead);
 	int bkt;
 
 	mutex_lock(&sd->lock);
-	hash_for_each_safe(sd->conns, bkt, tmp, c, node) {
-		list_splice_init(&c->grants, &dead);
-		hash_del(&c->node);
-		kfree(c);
-	}
-	sd->nr_conns = 0;
+	hash_for_each_safe(sd->conns, bkt, tmp, c, node)
+		conn_unlink(sd, c, &gone, &dead);
 	mutex_unlock(&sd->lock);
 	revoke_list(sd, &dead);
+	conns_free(&gone, reset);
+}
+
+/* Was the host end of @c closed by its holder? */
+static bool conn_sock_released(struct vsock_shm_conn *c)
+{
+	bool released;
+
+	/* A release holds the socket lock until the socket is orphaned. */
+	lock_sock(c->sk);
+	released = sock_flag(c->sk, SOCK_DEAD);
+	release_sock(c->sk);
+	return released;
+}
+
+/*
+ * Ends the connections whose host socket was closed, whether or not the
+ * guest heard of it (it may withhold its RX buffers). In the vhost worker,
+ * after the transport's release of one of this device's sockets.
+ */
+void vsock_shm_conn_reap(struct vsock_shm_dev *sd)
+{
+	struct vsock_shm_conn *c;
+	struct hlist_node *tmp;
+	HLIST_HEAD(gone);
+	LIST_HEAD(dead);
+	int bkt;
+
+	mutex_lock(&sd->lock);
+	hash_for_each_safe(sd->conns, bkt, tmp, c, node)
+		if (conn_sock_released(c))
+			conn_unlink(sd, c, &gone, &dead);
+	mutex_unlock(&sd->lock);
+	revoke_list(sd, &dead);
+	conns_free(&gone, false);
 }
 
 /*
@@ -327,6 +459,30 @@ int vsock_shm_grant_free(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 	return 0;
 }
 
+/*
+ * Says whether @total more pages fit the VM's limits: the module's page and
+ * grant quotas and the VMM's RLIMIT_MEMLOCK (unless it has CAP_IPC_LOCK).
+ * A region is charged its whole declared size when it is created, so every
+ * later chunk fits. Called with sd->lock held.
+ */
+static bool grant_fits(struct vsock_shm_dev *sd, u32 total)
+{
+	u64 locked;
+
+	if (sd->nr_grants >= max_grants_per_vm ||
+	    total > VSOCK_SHM_GRANT_MAX_PAGES ||
+	    sd->reserved_pages + total > max_pages_per_vm)
+		return false;
+	if (sd->ipc_lock)
+		return true;
+	locked = atomic64_read(&sd->mm->pinned_vm);
+	if (locked + total <= sd->memlock_pages)
+		return true;
+	pr_info_ratelimited("vhost_vsock_shm: cid %u: a region of %u pages does not fit the VMM's RLIMIT_MEMLOCK (%lu pages, %llu locked)\n",
+			    sd->cid, total, sd->memlock_pages, locked);
+	return false;
+}
+
 /* Called with sd->lock held. Returns a new grant or NULL with *err set. */
 static struct vsock_shm_grant *grant_create(struct vsock_shm_dev *sd,
 					    struct vsock_shm_conn *c,
@@ -337,19 +493,15 @@ static struct vsock_shm_grant *grant_create(struct vsock_shm_dev *sd,
 	struct vsock_shm_grant *g;
 	int ret;
 
-	if (sd->nr_grants >= max_grants_per_vm ||
-	    total > VSOCK_SHM_GRANT_MAX_PAGES ||
-	    sd->pinned_pages + total > max_pages_per_vm ||
-	    (!sd->ipc_lock &&
-	     atomic64_read(&sd->mm->pinned_vm) + total > sd->memlock_pages)) {
+	if (!grant_fits(sd, total)) {
 		*err = VSHM_E_QUOTA;
 		return NULL;
 	}
 	*err = VSHM_E_NOMEM;
-	g = kzalloc(sizeof(*g), GFP_KERNEL);
+	g = kzalloc(sizeof(*g), GFP_KERNEL_ACCOUNT);
 	if (!g)
 		return NULL;
-	g->pages = kvcalloc(total, sizeof(*g->pages), GFP_KERNEL);
+	g->pages = kvcalloc(total, sizeof(*g->pages), GFP_KERNEL_ACCOUNT);
 	if (!g->pages)
 		goto out_free;
 	kref_init(&g->ref);
@@ -365,6 +517,8 @@ static struct vsock_shm_grant *grant_create(struct vsock_shm_dev *sd,
 	g->state = VSOCK_SHM_GRANT_FILLING;
 	g->vmm_mm = sd->mm;
 	mmgrab(g->vmm_mm);
+	g->sk = c->sk;
+	sock_hold(g->sk);
 
 	ret = xa_alloc_cyclic(&vsock_shm_grant_ids, &g->id, g,
 			      XA_LIMIT(1, VSOCK_SHM_GRANT_ID_MAX),
@@ -373,12 +527,17 @@ static struct vsock_shm_grant *grant_create(struct vsock_shm_dev *sd,
 		goto out_drop;
 	kref_get(&g->ref);	/* the id's reference */
 	list_add_tail(&g->conn_node, &c->grants);
+	c->shared = true;
 	sd->nr_grants++;
+	/* The whole region is charged now: no chunk can go past a limit. */
+	sd->reserved_pages += total;
+	atomic64_add(total, &g->vmm_mm->pinned_vm);
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_GRANTS_CREATED);
 	*err = 0;
 	return g;
 
 out_drop:
+	sock_put(g->sk);
 	mmdrop(g->vmm_mm);
 	kvfree(g->pages);
 out_free:
@@ -443,7 +602,7 @@ static int record_runs(struct vsock_shm_dev *sd, struct vsock_shm_grant *g,
 			err = VSHM_E_DUP;
 			break;
 		}
-		run = kmalloc(sizeof(*run), GFP_KERNEL);
+		run = kmalloc(sizeof(*run), GFP_KERNEL_ACCOUNT);
 		if (!run) {
 			err = VSHM_E_NOMEM;
 			break;
@@ -474,7 +633,7 @@ static int grant_reserve_spans(struct vsock_shm_grant *g, u32 more)
 		return 0;
 	max = max(want, 2 * g->max_spans);
 	spans = kvrealloc(g->spans, g->max_spans * sizeof(*spans),
-			  max * sizeof(*spans), GFP_KERNEL);
+			  max * sizeof(*spans), GFP_KERNEL_ACCOUNT);
 	if (!spans)
 		return -ENOMEM;
 	g->spans = spans;
@@ -562,7 +721,6 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 			*detail = i;
 			goto out_revoke;
 		}
-		atomic64_add(n, &sd->mm->pinned_vm);
 		vsock_shm_stat_add(VSOCK_SHM_STAT_PAGES_PINNED, n);
 		vshm_wire_ext_set_addr((void *)info->ext, i,
 				       page_to_phys(g->pages[pos]));
@@ -601,7 +759,6 @@ struct vsock_shm_grant *vsock_shm_grant_get_for_sock(u32 id,
 						     struct socket *sock)
 {
 	struct vsock_shm_grant *g;
-	struct vsock_sock *vsk;
 	struct sock *sk = sock->sk;
 	bool ok;
 
@@ -615,13 +772,9 @@ struct vsock_shm_grant *vsock_shm_grant_get_for_sock(u32 id,
 	if (!g)
 		return ERR_PTR(-ENOENT);
 
+	/* That very socket, not another with the same addresses. */
 	lock_sock(sk);
-	vsk = vsock_sk(sk);
-	ok = sk->sk_state == TCP_ESTABLISHED && vsk->transport &&
-	     vsk->transport->module == THIS_MODULE &&
-	     vsk->remote_addr.svm_cid == g->cid &&
-	     vsk->remote_addr.svm_port == g->guest_port &&
-	     vsk->local_addr.svm_port == g->host_port;
+	ok = sk == g->sk && sk->sk_state == TCP_ESTABLISHED;
 	release_sock(sk);
 	if (!ok) {
 		vsock_shm_grant_put(g);

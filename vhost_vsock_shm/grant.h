@@ -19,7 +19,9 @@
 #include <linux/types.h>
 
 struct seq_file;
+struct sock;
 struct socket;
+struct virtio_transport;
 struct vsock_shm_dev;
 struct vsock_shm_pkt;
 
@@ -34,12 +36,17 @@ enum vsock_shm_grant_state {
 	VSOCK_SHM_GRANT_REVOKED,	/* unmapped, unpinned */
 };
 
-/* One vsock connection of a device that carries vsock-shm messages. */
+/*
+ * One vsock connection of a device that carries vsock-shm messages, and
+ * the host socket it was made with (held): its grants are that socket's.
+ */
 struct vsock_shm_conn {
 	struct hlist_node node;		/* in vsock_shm_dev.conns */
+	struct sock *sk;		/* the host end (sock_hold) */
 	u32 guest_port;
 	u32 host_port;
 	bool mid_msg;			/* last packet had no EOM */
+	bool shared;			/* a grant was made on it */
 	struct list_head grants;	/* vsock_shm_grant.conn_node */
 };
 
@@ -62,6 +69,7 @@ struct vsock_shm_grant {
 	u32 nr_pages;
 	struct page **pages;		/* nr_pages entries, @filled pinned */
 	struct mm_struct *vmm_mm;	/* charged for the pins (mmgrab) */
+	struct sock *sk;		/* the connection's host end (held) */
 	pid_t server_pid;		/* last process authorized to map it */
 
 	/* Under vsock_shm_dev.lock: */
@@ -113,7 +121,9 @@ struct vsock_shm_conn *vsock_shm_conn_find(struct vsock_shm_dev *sd,
 					   bool create);
 void vsock_shm_conn_close(struct vsock_shm_dev *sd, u32 guest_port,
 			  u32 host_port);
-void vsock_shm_conn_close_all(struct vsock_shm_dev *sd);
+void vsock_shm_conn_close_all(struct vsock_shm_dev *sd, bool reset);
+void vsock_shm_conn_reap(struct vsock_shm_dev *sd);
+void vsock_shm_conn_set_transport(struct virtio_transport *t);
 
 int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 			  struct vsock_shm_pkt *pkt, u32 *grant_id, u32 *detail);

@@ -23,10 +23,11 @@
 #include "translate.h"
 #include "vhost.h"
 
-int vsock_shm_init(void)
+int vsock_shm_init(struct virtio_transport *t)
 {
 	int ret;
 
+	vsock_shm_conn_set_transport(t);
 	ret = vsock_shm_kfuncs_init();
 	if (ret) {
 		pr_err("vhost_vsock_shm: cannot register the kfuncs: %d\n", ret);
@@ -58,10 +59,25 @@ void vsock_shm_explain_register_error(int err)
 		       err);
 }
 
+/* In the vhost worker: a host socket of this device's guest was closed. */
+static void dev_reap(struct vhost_work *work)
+{
+	vsock_shm_conn_reap(container_of(work, struct vsock_shm_dev, reap));
+}
+
+/* In the vhost worker: the guest can no longer be heard on its connections. */
+static void dev_stop(struct vhost_work *work)
+{
+	vsock_shm_conn_close_all(container_of(work, struct vsock_shm_dev, stop),
+				 true);
+}
+
 int vsock_shm_dev_open(struct vsock_shm_dev *sd, struct vhost_dev *vdev)
 {
 	memset(sd, 0, sizeof(*sd));
 	sd->vdev = vdev;
+	vhost_work_init(&sd->reap, dev_reap);
+	vhost_work_init(&sd->stop, dev_stop);
 	mutex_init(&sd->lock);
 	hash_init(sd->conns);
 	sd->pfns = RB_ROOT_CACHED;
@@ -76,7 +92,7 @@ int vsock_shm_dev_open(struct vsock_shm_dev *sd, struct vhost_dev *vdev)
 /* Drops the VM binding; the device no longer runs. */
 static void dev_unbind(struct vsock_shm_dev *sd)
 {
-	vsock_shm_conn_close_all(sd);
+	vsock_shm_conn_close_all(sd, false);
 	if (sd->kvm) {
 		kvm_put_kvm(sd->kvm);
 		WRITE_ONCE(sd->kvm, NULL);
@@ -160,4 +176,53 @@ void vsock_shm_dev_ioctl(struct vsock_shm_dev *sd, unsigned int ioctl)
 void vsock_shm_dev_features(struct vsock_shm_dev *sd, u64 features)
 {
 	vsock_shm_migration_features(sd, features);
+}
+
+/*
+ * Ends every connection and grant of the device in its vhost worker, where
+ * grants are made, and waits for it. Called with no lock held.
+ */
+static void dev_end_conns(struct vsock_shm_dev *sd)
+{
+	mutex_lock(&sd->vdev->mutex);
+	if (sd->pkt) {
+		vhost_work_queue(sd->vdev, &sd->stop);
+		vhost_dev_flush(sd->vdev);
+	}
+	mutex_unlock(&sd->vdev->mutex);
+}
+
+/*
+ * VHOST_VSOCK_SET_RUNNING 0 succeeded: the VMM stopped the device, as it
+ * does when the guest resets it (a reboot) or the VM is paused. A grant
+ * must not outlive the guest that made it, and a stopped device cannot
+ * tell: every grant is revoked and the connections that shared are reset.
+ */
+void vsock_shm_dev_stopped(struct vsock_shm_dev *sd)
+{
+	dev_end_conns(sd);
+}
+
+/*
+ * VHOST_VSOCK_SET_GUEST_CID succeeded. A device whose guest changes its
+ * address ends what its old guest shared.
+ */
+void vsock_shm_dev_cid_set(struct vsock_shm_dev *sd, u32 guest_cid)
+{
+	u32 old = READ_ONCE(sd->guest_cid);
+
+	WRITE_ONCE(sd->guest_cid, guest_cid);
+	if (old && old != guest_cid)
+		dev_end_conns(sd);
+}
+
+/*
+ * From the transport's release of a host socket whose peer is this
+ * device's guest, in an RCU read section (the device cannot go away) and
+ * with the socket locked: the worker ends its connection, if tracked.
+ */
+void vsock_shm_sock_released(struct vsock_shm_dev *sd)
+{
+	if (READ_ONCE(sd->nr_conns))
+		vhost_work_queue(sd->vdev, &sd->reap);
 }

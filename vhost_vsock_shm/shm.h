@@ -15,7 +15,8 @@
 #include <linux/types.h>
 #include <linux/rbtree.h>
 
-struct vhost_dev;
+#include "vhost.h"
+
 struct kvm;
 struct mm_struct;
 struct vsock_shm_pkt;
@@ -28,9 +29,10 @@ struct vsock_shm_migration;
  * Set at VHOST_SET_OWNER under the vhost device mutex, before the device can
  * run, and cleared at release after it stopped: @kvm, @mm, @memlock_pages,
  * @ipc_lock, @memmap, @migration. Set under the vhost device mutex at
- * VHOST_SET_FEATURES, read by the vhost worker: @dirty_log. Used by the
- * vhost worker only: @pkt, @pkts_seen, @cid.
- * Everything else is guarded by @lock.
+ * VHOST_SET_FEATURES, read by the vhost worker: @dirty_log. Set at
+ * VHOST_VSOCK_SET_GUEST_CID under the vhost device mutex: @guest_cid. Used
+ * by the vhost worker only: @pkt, @pkts_seen, @cid. Set at open: @reap,
+ * @stop. Everything else is guarded by @lock.
  */
 struct vsock_shm_dev {
 	struct vhost_dev *vdev;
@@ -39,6 +41,9 @@ struct vsock_shm_dev {
 	unsigned long memlock_pages;	/* the VMM's RLIMIT_MEMLOCK, pages */
 	bool ipc_lock;			/* the VMM had CAP_IPC_LOCK */
 	u32 cid;			/* guest CID, as last seen */
+	u32 guest_cid;			/* as the VMM last set it */
+	struct vhost_work reap;		/* ends connections whose socket closed */
+	struct vhost_work stop;		/* ends every connection and grant */
 	struct vsock_shm_memmap *memmap; /* memory map watch (memmap.c) */
 	struct vsock_shm_migration *migration; /* dirty logging (migration.c) */
 	bool dirty_log;			/* the VMM logs the device's writes */
@@ -50,11 +55,15 @@ struct vsock_shm_dev {
 	DECLARE_HASHTABLE(conns, 6);	/* struct vsock_shm_conn */
 	u32 nr_conns;
 	u32 nr_grants;			/* live grants */
+	u64 reserved_pages;		/* pages live grants declared */
 	u64 pinned_pages;		/* pages pinned by live grants */
 	struct rb_root_cached pfns;	/* runs of pinned host pfns */
 };
 
-int vsock_shm_init(void);
+struct virtio_transport;
+struct vsock_sock;
+
+int vsock_shm_init(struct virtio_transport *t);
 void vsock_shm_exit(void);
 void vsock_shm_explain_register_error(int err);
 
@@ -62,6 +71,9 @@ int vsock_shm_dev_open(struct vsock_shm_dev *sd, struct vhost_dev *vdev);
 void vsock_shm_dev_release(struct vsock_shm_dev *sd);
 void vsock_shm_dev_ioctl(struct vsock_shm_dev *sd, unsigned int ioctl);
 void vsock_shm_dev_features(struct vsock_shm_dev *sd, u64 features);
+void vsock_shm_dev_stopped(struct vsock_shm_dev *sd);
+void vsock_shm_dev_cid_set(struct vsock_shm_dev *sd, u32 guest_cid);
+void vsock_shm_sock_released(struct vsock_shm_dev *sd);
 
 void vsock_shm_guest_pkt(struct vsock_shm_dev *sd, u32 guest_cid,
 			 struct sk_buff *skb);

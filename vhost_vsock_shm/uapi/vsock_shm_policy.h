@@ -48,7 +48,10 @@ struct vsock_shm_pkt_ctx {
 	__u32 nr_pages;
 	__u32 first_page;
 	__u32 total_pages;
-	__u32 vm_pages;		/* pages this VM has pinned in live grants */
+	__u32 vm_pages;		/* pages this VM's live grants hold or will
+				 * hold: each is charged its whole declared
+				 * size at its first chunk
+				 */
 	__u32 vm_grants;	/* live grants of this VM */
 
 	/* Written by kfuncs only. */
