@@ -5,18 +5,29 @@
  * "mapper" (no module here: a GPA_LIST arrives untranslated and is
  * answered VSHM_E_NOPOLICY, and the mapper ioctls fail). The guest side is
  * the guest library or raw messages.
+ *
+ * The tests of how regions end that need mappings (suite server_end) run
+ * the server's real mapper code against a fake mapper device instead: see
+ * ioctl() below.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "maps.h"
 #include "proto.h"
+#include "vsock_shm.h"
 #include "vshm_guest.h"
 #include "vshm_server.h"
 
@@ -27,11 +38,71 @@ static socklen_t addr_len;
 static int freed_calls;
 static char last_log[256];
 
+/* Every callback, in order: what on_ended saw, and what it answers. */
+#define MAX_EVENTS	32
+
+static struct {
+	int hold;			/* on_ended's answer */
+	int calls;			/* on_ended */
+	int seq;			/* callbacks so far */
+	int freed_seq, ended_seq;	/* of the last on_freed, on_ended */
+	uint32_t id[MAX_EVENTS];
+	enum vshm_end_reason why[MAX_EVENTS];
+	enum vshm_sregion_state state[MAX_EVENTS];
+	void *addr[MAX_EVENTS];
+	void *ptr[MAX_EVENTS];
+	int reserved[MAX_EVENTS];	/* addr reserved during the call */
+	void *mapped;			/* ptr of the last on_mapped */
+} ev;
+
 static void on_freed(void *arg, const struct vshm_session_region *r)
 {
 	(void)arg;
 	(void)r;
 	freed_calls++;
+	ev.freed_seq = ++ev.seq;
+}
+
+static int on_mapped(void *arg, const struct vshm_session_region *r)
+{
+	(void)arg;
+	ev.mapped = r->ptr;
+	memset(r->ptr, 0x5a, (size_t)r->info.size);	/* it is usable */
+	ev.seq++;
+	return 0;
+}
+
+static int on_ended(void *arg, const struct vshm_session_region *r,
+		    enum vshm_end_reason why)
+{
+	int i = ev.calls++;
+
+	(void)arg;
+	cr_assert_lt(i, MAX_EVENTS);
+	ev.id[i] = r->id;
+	ev.why[i] = why;
+	ev.state[i] = r->state;
+	ev.addr[i] = r->addr;
+	ev.ptr[i] = r->ptr;
+	ev.reserved[i] = r->addr &&
+			 maps_reserved(r->addr, (size_t)r->info.size);
+	ev.ended_seq = ++ev.seq;
+	return ev.hold;
+}
+
+/* The index of region id in ev, which saw it exactly once. */
+static int ended_once(uint32_t id)
+{
+	int i, at = -1, n = 0;
+
+	for (i = 0; i < ev.calls; i++) {
+		if (ev.id[i] == id) {
+			at = i;
+			n++;
+		}
+	}
+	cr_assert_eq(n, 1, "region %u reported %d times", id, n);
+	return at;
 }
 
 static void log_line(void *arg, const char *line)
@@ -70,10 +141,12 @@ static void start(unsigned int max_conns)
 		.max_conns = max_conns,
 		.mapper_path = "/dev/null",
 		.on_freed = on_freed,
+		.on_ended = on_ended,
 		.log = log_line,
 	};
 
 	freed_calls = 0;
+	memset(&ev, 0, sizeof(ev));
 	srv = vshm_server_new_on_fd(&cfg, unix_listener());
 	cr_assert_not_null(srv, "server: %s", strerror(errno));
 	cr_assert_eq(pthread_create(&srv_thread, NULL, serve, NULL), 0);
@@ -141,6 +214,11 @@ Test(server, raw_alloc_and_free)
 	cr_assert_eq(st.regions_freed, 1);
 	cr_assert_eq(st.errors_sent, 1);
 	cr_assert_eq(freed_calls, 1);
+	/* on_ended sees the same end, after on_freed. */
+	cr_assert_eq(ev.calls, 1);
+	cr_assert_eq(ev.id[0], 5);
+	cr_assert_eq(ev.why[0], VSHM_END_FREED);
+	cr_assert_lt(ev.freed_seq, ev.ended_seq);
 }
 
 Test(server, header_error_closes_connection)
@@ -189,6 +267,98 @@ Test(server, disconnect_drops_regions)
 		  last_log);
 	cr_assert_eq(st.regions_dropped, 3);
 	cr_assert_eq(freed_calls, 0);
+	/* Each region is reported, once, with why. */
+	cr_assert_eq(ev.calls, 3, "%d of 3 dropped regions reported",
+		     ev.calls);
+	for (i = 1; i <= 3; i++) {
+		int at = ended_once((uint32_t)i);
+
+		cr_assert_eq(ev.why[at], VSHM_END_CLOSED, "why: %s",
+			     vshm_end_reason_name(ev.why[at]));
+		cr_assert_eq(ev.state[at], VSHM_SR_UPLOADING);
+		cr_assert_null(ev.addr[at]);
+	}
+}
+
+Test(server, protocol_error_reports_protocol)
+{
+	struct vshm_guest *g;
+	uint8_t msg[64];
+	struct vshm_msg m;
+	ssize_t n;
+	int i;
+
+	start(0);
+	g = vshm_guest_from_fd(dial());
+	n = vshm_encode_alloc(msg, sizeof(msg), 7, 4096, 4096, 1);
+	cr_assert_eq(ask(g, msg, (size_t)n, &m), 0);
+	cr_assert_eq(m.type, VSHM_MSG_ALLOC_OK);
+	memset(msg, 0, sizeof(msg));
+	cr_assert_eq(ask(g, msg, 8, &m), 0);
+	cr_assert_eq(m.error.code, VSHM_E_TRUNC);
+	for (i = 0; i < 300 && !strstr(last_log, "closed"); i++)
+		usleep(10000);
+	vshm_guest_close(g);
+	stop();
+	cr_assert_eq(ev.calls, 1);
+	cr_assert_eq(ev.id[0], 7);
+	cr_assert_eq(ev.why[0], VSHM_END_PROTOCOL, "why: %s",
+		     vshm_end_reason_name(ev.why[0]));
+}
+
+/* A guest that closes with an answer unread resets the connection. */
+Test(server, reset_reports_reset)
+{
+	struct pollfd pfd;
+	struct vshm_guest *g;
+	uint8_t msg[64];
+	struct vshm_msg m;
+	ssize_t n;
+	int fd, i;
+
+	start(0);
+	fd = dial();
+	g = vshm_guest_from_fd(fd);
+	n = vshm_encode_alloc(msg, sizeof(msg), 7, 4096, 4096, 1);
+	cr_assert_eq(ask(g, msg, (size_t)n, &m), 0);
+	n = vshm_encode_alloc(msg, sizeof(msg), 8, 4096, 4096, 1);
+	cr_assert_eq(vshm_guest_send_raw(g, msg, (size_t)n), 0);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	cr_assert_eq(poll(&pfd, 1, 3000), 1);
+	vshm_guest_close(g);
+	for (i = 0; i < 300 && !strstr(last_log, "closed"); i++)
+		usleep(10000);
+	stop();
+	cr_assert_eq(ev.calls, 2);
+	ended_once(7);
+	ended_once(8);
+	cr_assert_eq(ev.why[0], VSHM_END_RESET, "why: %s (log: %s)",
+		     vshm_end_reason_name(ev.why[0]), last_log);
+	cr_assert_eq(ev.why[1], VSHM_END_RESET);
+}
+
+Test(server, shutdown_reports_every_region)
+{
+	struct vshm_guest *g;
+	uint8_t msg[64];
+	struct vshm_msg m;
+	ssize_t n;
+	int i;
+
+	start(0);
+	g = vshm_guest_from_fd(dial());
+	for (i = 1; i <= 2; i++) {
+		n = vshm_encode_alloc(msg, sizeof(msg), (uint32_t)i, 4096,
+				      4096, 1);
+		cr_assert_eq(ask(g, msg, (size_t)n, &m), 0);
+	}
+	stop();		/* the guest is still connected */
+	cr_assert_eq(ev.calls, 2);
+	for (i = 1; i <= 2; i++)
+		cr_assert_eq(ev.why[ended_once((uint32_t)i)],
+			     VSHM_END_SHUTDOWN);
+	vshm_guest_close(g);
 }
 
 Test(server, too_many_connections)
@@ -246,4 +416,263 @@ Test(server, bad_config)
 	cr_assert_null(vshm_server_new_on_fd(&cfg, unix_listener()));
 	cr_assert_eq(errno, ENOENT);
 	cr_assert(strstr(last_log, "/nonexistent/mapper"));
+}
+
+/*
+ * How mapped regions end, through the server's real mapper code. The fake
+ * mapper device: the server opens /dev/zero as its mapper, and this
+ * ioctl(), which the test program's own definition puts in front of libc's
+ * for the whole program, answers the mapper's two requests (every other
+ * ioctl goes to the kernel). The server's mmap() of /dev/zero at the
+ * offset returned is a real shared mapping. The server runs in the test's
+ * thread: pump() serves what is ready.
+ */
+static struct {
+	bool on;
+	uint32_t pages;		/* of every grant */
+	int maps, unmaps;
+} dev;
+
+int ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (dev.on && request == VSHM_IOC_MAP_GRANT) {
+		struct vshm_map_req *req = arg;
+
+		req->offset = 0;
+		req->nr_pages = dev.pages;
+		req->size = (uint64_t)dev.pages * VSHM_PAGE_SIZE;
+		req->access = VSHM_ACCESS_READ | VSHM_ACCESS_WRITE;
+		req->pin_ns = 1000;
+		req->nr_runs = 1;
+		dev.maps++;
+		return 0;
+	}
+	if (dev.on && request == VSHM_IOC_UNMAP_GRANT) {
+		dev.unmaps++;
+		return 0;
+	}
+	return (int)syscall(SYS_ioctl, fd, request, arg);
+}
+
+#define DEV_PAGES	4
+#define DEV_SIZE	(DEV_PAGES * VSHM_PAGE_SIZE)
+
+static void dev_setup(void)
+{
+	struct vshm_server_cfg cfg = {
+		.mapper_path = "/dev/zero",
+		.on_mapped = on_mapped,
+		.on_freed = on_freed,
+		.on_ended = on_ended,
+		.log = log_line,
+	};
+
+	memset(&ev, 0, sizeof(ev));
+	memset(&dev, 0, sizeof(dev));
+	dev.on = true;
+	dev.pages = DEV_PAGES;
+	freed_calls = 0;
+	srv = vshm_server_new_on_fd(&cfg, unix_listener());
+	cr_assert_not_null(srv, "server: %s", strerror(errno));
+}
+
+static void dev_teardown(void)
+{
+	vshm_server_free(srv);
+	srv = NULL;
+}
+
+TestSuite(server_end, .init = dev_setup, .fini = dev_teardown);
+
+static void pump(void)
+{
+	cr_assert_eq(vshm_server_poll(srv, 10), 0);
+}
+
+static struct vshm_server_stats stats(void)
+{
+	struct vshm_server_stats s;
+
+	vshm_server_get_stats(srv, &s);
+	return s;
+}
+
+/* Sends len bytes of msg on fd, serves until the answer is in m. */
+static void xchg(int fd, const void *msg, size_t len, struct vshm_msg *m)
+{
+	uint8_t reply[64];
+	ssize_t n = -1;
+	int i;
+
+	cr_assert_eq(send(fd, msg, len, 0), (ssize_t)len);
+	for (i = 0; i < 100 && n < 0; i++) {
+		pump();
+		n = recv(fd, reply, sizeof(reply), MSG_DONTWAIT);
+	}
+	cr_assert_gt(n, 0, "no answer");
+	cr_assert_eq(vshm_decode(reply, (size_t)n, m), 0);
+}
+
+/*
+ * A guest on fd shares region id (DEV_PAGES pages, one chunk): ALLOC, then
+ * the HPA_LIST the module would make of its GPA_LIST. Returns the mapping
+ * the server's on_mapped saw.
+ */
+static void *dev_share(int fd, uint32_t id, uint64_t grant)
+{
+	struct vshm_run runs[DEV_PAGES];
+	uint8_t buf[512];
+	struct vshm_msg m;
+	ssize_t n;
+	uint32_t i;
+
+	n = vshm_encode_alloc(buf, sizeof(buf), id, DEV_SIZE, VSHM_PAGE_SIZE,
+			      VSHM_ACCESS_READ | VSHM_ACCESS_WRITE);
+	xchg(fd, buf, (size_t)n, &m);
+	cr_assert_eq(m.type, VSHM_MSG_ALLOC_OK);
+	for (i = 0; i < DEV_PAGES; i++) {
+		runs[i].addr = 0x100000ULL + (uint64_t)i * 0x2000;
+		runs[i].npages = 1;
+	}
+	n = vshm_encode_gpa_list(buf, sizeof(buf), id, 0, DEV_PAGES, runs,
+				 DEV_PAGES);
+	cr_assert_gt(n, 0);
+	vshm_wire_mark_hpa(buf, grant);
+	ev.mapped = NULL;
+	xchg(fd, buf, (size_t)n, &m);
+	cr_assert_eq(m.type, VSHM_MSG_MAPPED, "got %s (code %s)",
+		     vshm_msg_type_name(m.type),
+		     vshm_err_name((int)m.error.code));
+	cr_assert_not_null(ev.mapped);
+	return ev.mapped;
+}
+
+/* Closes a guest's end and serves until the server closed its own. */
+static void dev_hang_up(int fd, uint32_t open_after)
+{
+	int i;
+
+	close(fd);
+	for (i = 0; i < 100 && stats().conns_open != open_after; i++)
+		pump();
+	cr_assert_eq(stats().conns_open, open_after);
+}
+
+/*
+ * The issue's case: guest 3 shares and exits without FREE, guest 4 shares
+ * the same size. The application, told with why, holds the old range: no
+ * region of guest 4 lands there, and the old pointer faults.
+ */
+Test(server_end, dropped_region_reported_and_its_range_held)
+{
+	struct vshm_server_stats st;
+	int g3, g4, i, at;
+	void *p, *q;
+
+	g3 = dial();
+	p = dev_share(g3, 1, 101);
+	ev.hold = VSHM_HOLD;
+	dev_hang_up(g3, 0);
+
+	g4 = dial();
+	for (i = 1; i <= 4; i++) {
+		q = dev_share(g4, (uint32_t)i, 200 + (uint64_t)i);
+		cr_assert(!ranges_overlap(p, q, DEV_SIZE),
+			  "guest 4's region %d landed at guest 3's dropped region %p (new %p)",
+			  i, p, q);
+	}
+
+	cr_assert_eq(ev.calls, 1, "%d reports of 1 dropped region", ev.calls);
+	at = ended_once(1);
+	cr_assert_eq(ev.why[at], VSHM_END_CLOSED, "why: %s",
+		     vshm_end_reason_name(ev.why[at]));
+	cr_assert_eq(ev.addr[at], p);
+	cr_assert_null(ev.ptr[at]);
+	cr_assert_eq(ev.state[at], VSHM_SR_MAPPED);
+	cr_assert(ev.reserved[at], "not reserved when reported");
+	cr_assert(maps_reserved(p, DEV_SIZE), "the held range is gone");
+	st = stats();
+	cr_assert_eq(st.regions_dropped, 1);
+	cr_assert_eq(st.regions_held, 1);
+	cr_assert_eq(dev.unmaps, 1);
+
+	cr_assert_eq(vshm_server_release(srv, p), 0);
+	cr_assert_eq(vshm_server_release(srv, p), -ENOENT);
+	cr_assert_eq(stats().regions_held, 0);
+	close(g4);
+}
+
+Test(server_end, freed_region_reported_then_released)
+{
+	uint8_t msg[64];
+	struct vshm_msg m;
+	ssize_t n;
+	void *p;
+	int g;
+
+	g = dial();
+	p = dev_share(g, 3, 33);
+	n = vshm_encode_free(msg, sizeof(msg), 3);
+	xchg(g, msg, (size_t)n, &m);
+	cr_assert_eq(m.type, VSHM_MSG_FREED);
+	cr_assert_eq(freed_calls, 1);
+	cr_assert_eq(ev.calls, 1);
+	cr_assert_lt(ev.freed_seq, ev.ended_seq);
+	cr_assert_eq(ev.why[0], VSHM_END_FREED);
+	cr_assert_eq(ev.addr[0], p);
+	cr_assert(ev.reserved[0], "not reserved when reported");
+	/* Not held: given back, nothing to release. */
+	cr_assert_eq(stats().regions_held, 0);
+	cr_assert_eq(vshm_server_release(srv, p), -ENOENT);
+	cr_assert_eq(dev.unmaps, 1);
+	close(g);
+}
+
+Test(server_end, live_region_cannot_be_released)
+{
+	char perms[5];
+	void *p;
+	int g;
+
+	g = dial();
+	p = dev_share(g, 3, 33);
+	cr_assert_eq(vshm_server_release(srv, p), -ENOENT);
+	cr_assert_eq(vshm_server_release(srv, NULL), -ENOENT);
+	cr_assert_eq(vshm_server_release(srv, (char *)p + 4096), -ENOENT);
+	cr_assert_str_eq(maps_perms(p, perms), "rw-s");
+	cr_assert_eq(*(volatile uint8_t *)p, 0x5a);
+	cr_assert_eq(ev.calls, 0);
+	close(g);
+}
+
+Test(server_end, shutdown_reports_and_releases_held_ranges)
+{
+	uint8_t msg[64];
+	struct vshm_msg m;
+	char perms[5];
+	ssize_t n;
+	void *p;
+	int g;
+
+	g = dial();
+	p = dev_share(g, 1, 11);
+	n = vshm_encode_alloc(msg, sizeof(msg), 2, 4096, 4096, 1);
+	xchg(g, msg, (size_t)n, &m);
+	cr_assert_eq(m.type, VSHM_MSG_ALLOC_OK);
+	ev.hold = VSHM_HOLD;
+	vshm_server_free(srv);
+	srv = NULL;
+	cr_assert_eq(ev.calls, 2);
+	cr_assert_eq(ev.why[ended_once(1)], VSHM_END_SHUTDOWN);
+	cr_assert_eq(ev.why[ended_once(2)], VSHM_END_SHUTDOWN);
+	cr_assert(ev.reserved[ended_once(1)]);
+	/* vshm_server_free() gave the held range back. */
+	cr_assert_str_neq(maps_perms(p, perms), "---p");
+	close(g);
 }

@@ -8,7 +8,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
+#include "maps.h"
 #include "proto.h"
 #include "session.h"
 
@@ -608,6 +610,297 @@ Test(session, drop_all_unmaps_mapped_only)
 	vshm_session_stats(s, &st);
 	cr_assert_eq(st.live, 0);
 	cr_assert_null(vshm_session_find(s, 1));
+}
+
+/*
+ * How regions end (on_ended), against a mapper like the real one: real
+ * shared mappings; unmap replaces one in place with a PROT_NONE
+ * reservation, release gives the range back.
+ */
+
+#define MAX_ENDS	16
+
+struct mm_mapper {
+	uint32_t pages;
+	int maps, unmaps, releases;
+	void *released[MAX_ENDS];
+};
+
+static int mm_map(void *ctx, uint64_t grant, int sock_fd, void **ptr,
+		  struct vshm_map_info *info)
+{
+	struct mm_mapper *f = ctx;
+	size_t size = (size_t)f->pages * VSHM_PAGE_SIZE;
+	void *p;
+
+	(void)sock_fd;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	memset(p, (int)(grant & 0xff), size);
+	f->maps++;
+	*ptr = p;
+	info->size = size;
+	info->nr_pages = f->pages;
+	info->access = VSHM_ACCESS_READ | VSHM_ACCESS_WRITE;
+	return 0;
+}
+
+static int mm_unmap(void *ctx, uint64_t grant, void *ptr, size_t size)
+{
+	struct mm_mapper *f = ctx;
+
+	(void)grant;
+	f->unmaps++;
+	if (mmap(ptr, size, PROT_NONE, MAP_FIXED | MAP_PRIVATE |
+		 MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) == MAP_FAILED)
+		return -errno;
+	return 0;
+}
+
+static void mm_release(void *ctx, void *ptr, size_t size)
+{
+	struct mm_mapper *f = ctx;
+
+	cr_assert(maps_reserved(ptr, size), "release of a range not reserved");
+	cr_assert_lt(f->releases, MAX_ENDS);
+	f->released[f->releases++] = ptr;
+	munmap(ptr, size);
+}
+
+static const struct vshm_mapper_ops mm_ops = {
+	.map = mm_map,
+	.unmap = mm_unmap,
+	.release = mm_release,
+};
+
+/* What on_ended saw, and what it answers. */
+struct ends {
+	int hold;			/* returned */
+	int calls;
+	uint32_t id[MAX_ENDS];
+	uint32_t cid[MAX_ENDS];
+	enum vshm_end_reason why[MAX_ENDS];
+	enum vshm_sregion_state state[MAX_ENDS];
+	void *addr[MAX_ENDS];
+	void *ptr[MAX_ENDS];
+	int reserved[MAX_ENDS];		/* addr was reserved during the call */
+	int releases_before[MAX_ENDS];
+};
+
+static struct mm_mapper mm;
+static struct ends ends;
+
+static int app_on_ended(void *arg, const struct vshm_session_region *r,
+			enum vshm_end_reason why)
+{
+	struct ends *e = arg;
+	int i = e->calls++;
+
+	cr_assert_lt(i, MAX_ENDS);
+	e->id[i] = r->id;
+	e->cid[i] = r->peer_cid;
+	e->why[i] = why;
+	e->state[i] = r->state;
+	e->addr[i] = r->addr;
+	e->ptr[i] = r->ptr;
+	e->reserved[i] = r->addr &&
+			 maps_reserved(r->addr, (size_t)r->info.size);
+	e->releases_before[i] = mm.releases;
+	return e->hold;
+}
+
+static struct vshm_session *mm_session(uint32_t cid)
+{
+	struct vshm_session_cfg cfg = {
+		.sock_fd = SOCK_FD,
+		.peer_cid = cid,
+		.ops = &mm_ops,
+		.ops_ctx = &mm,
+		.on_ended = app_on_ended,
+		.arg = &ends,
+	};
+	struct vshm_session *ms = vshm_session_new(&cfg);
+
+	cr_assert_not_null(ms);
+	return ms;
+}
+
+static void end_setup(void)
+{
+	memset(&mm, 0, sizeof(mm));
+	memset(&ends, 0, sizeof(ends));
+	mm.pages = 4;
+	s = mm_session(PEER_CID);
+}
+
+TestSuite(session_end, .init = end_setup, .fini = teardown);
+
+/* Region id of 4 pages, shared and mapped on session s; its mapping. */
+static void *share(uint32_t id, uint64_t grant)
+{
+	feed_alloc(id, 4);
+	feed(mk_hpa(id, 0, 4, 4, grant));
+	cr_assert_eq(reply.type, VSHM_MSG_MAPPED, "got %s",
+		     vshm_msg_type_name(reply.type));
+	cr_assert_not_null(out.region.ptr);
+	return out.region.ptr;
+}
+
+/* The index of region id in ends, which saw it exactly once. */
+static int ended_once(uint32_t id)
+{
+	int i, at = -1, n = 0;
+
+	for (i = 0; i < ends.calls; i++) {
+		if (ends.id[i] == id) {
+			at = i;
+			n++;
+		}
+	}
+	cr_assert_eq(n, 1, "region %u reported %d times", id, n);
+	return at;
+}
+
+Test(session_end, connection_end_reports_every_region)
+{
+	void *p1, *p3;
+	unsigned int errs = 9;
+	int i;
+
+	p1 = share(1, 11);
+	feed_alloc(2, 4);			/* uploading */
+	p3 = share(3, 13);
+	feed(mk_hpa(3, 0, 4, 4, 13));		/* fails the mapped region */
+	cr_assert_eq(state_of(3), VSHM_SR_FAILED);
+	cr_assert_eq(ends.calls, 0, "a failed region has not ended");
+
+	cr_assert_eq(vshm_session_end(s, VSHM_END_RESET, &errs), 3);
+	cr_assert_eq(errs, 0);
+	cr_assert_eq(ends.calls, 3, "%d of 3 regions reported", ends.calls);
+	for (i = 0; i < 3; i++) {
+		cr_assert_eq(ends.why[i], VSHM_END_RESET);
+		cr_assert_eq(ends.cid[i], PEER_CID);
+		cr_assert_null(ends.ptr[i]);
+	}
+	i = ended_once(1);
+	cr_assert_eq(ends.addr[i], p1);
+	cr_assert_eq(ends.state[i], VSHM_SR_MAPPED);
+	cr_assert(ends.reserved[i], "mapping not reserved when reported");
+	i = ended_once(2);
+	cr_assert_null(ends.addr[i]);
+	cr_assert_eq(ends.state[i], VSHM_SR_UPLOADING);
+	i = ended_once(3);
+	cr_assert_eq(ends.addr[i], p3);
+	cr_assert_eq(ends.state[i], VSHM_SR_FAILED);
+	cr_assert(ends.reserved[i]);
+	/* Not held: both ranges given back after their report. */
+	cr_assert_eq(mm.unmaps, 2);
+	cr_assert_eq(mm.releases, 2);
+	cr_assert(mm.released[0] == p1 || mm.released[1] == p1);
+	cr_assert(mm.released[0] == p3 || mm.released[1] == p3);
+	cr_assert_null(vshm_session_find(s, 1));
+}
+
+Test(session_end, reasons_of_drop_all_and_free)
+{
+	share(1, 11);
+	cr_assert_eq(vshm_session_drop_all(s, NULL), 1);
+	cr_assert_eq(ends.calls, 1);
+	cr_assert_eq(ends.why[0], VSHM_END_CLOSED);
+	share(2, 12);
+	vshm_session_free(s);
+	s = NULL;
+	cr_assert_eq(ends.calls, 2);
+	cr_assert_eq(ends.id[1], 2);
+	cr_assert_eq(ends.why[1], VSHM_END_SHUTDOWN);
+	cr_assert_eq(mm.releases, 2);
+}
+
+Test(session_end, free_reports_freed_before_release)
+{
+	void *p = share(5, 15);
+
+	feed_free(5);
+	cr_assert_eq(reply.type, VSHM_MSG_FREED);
+	cr_assert_eq(out.actions, VSHM_SESS_FREED);
+	cr_assert_eq(out.region.addr, p);
+	cr_assert_null(out.region.ptr);
+	cr_assert_eq(ends.calls, 1);
+	cr_assert_eq(ends.id[0], 5);
+	cr_assert_eq(ends.why[0], VSHM_END_FREED);
+	cr_assert_eq(ends.addr[0], p);
+	cr_assert(ends.reserved[0], "mapping not reserved when reported");
+	cr_assert_eq(ends.releases_before[0], 0);
+	cr_assert_eq(mm.releases, 1);
+	cr_assert_eq(mm.released[0], p);
+	/* Uploading or failed, FREE ends a region too. */
+	feed_alloc(6, 4);
+	feed_free(6);
+	cr_assert_eq(ends.calls, 2);
+	cr_assert_eq(ends.why[1], VSHM_END_FREED);
+	cr_assert_null(ends.addr[1]);
+	cr_assert_eq(mm.releases, 1);
+}
+
+/*
+ * The issue's case: guest 3 shares and goes away without FREE, guest 4
+ * shares the same size. While the application holds the dropped range,
+ * no new mapping lands there, and a stale pointer faults.
+ */
+Test(session_end, held_range_is_never_reused)
+{
+	void *p, *q;
+	int i;
+
+	p = share(1, 11);
+	ends.hold = VSHM_HOLD;
+	cr_assert_eq(vshm_session_end(s, VSHM_END_CLOSED, NULL), 1);
+	cr_assert_eq(ends.calls, 1);
+	cr_assert_eq(ends.addr[0], p);
+	cr_assert_eq(mm.releases, 0, "a held range was released");
+	cr_assert(maps_reserved(p, 4 * VSHM_PAGE_SIZE));
+
+	vshm_session_free(s);
+	s = mm_session(4);
+	for (i = 1; i <= 8; i++) {
+		q = share((uint32_t)i, 40 + (uint64_t)i);
+		cr_assert(!ranges_overlap(p, q, 4 * VSHM_PAGE_SIZE),
+			  "guest 4's region %d landed on guest 3's held range %p",
+			  i, p);
+	}
+	cr_assert(maps_reserved(p, 4 * VSHM_PAGE_SIZE));
+	munmap(p, 4 * VSHM_PAGE_SIZE);	/* what vshm_server_release() does */
+}
+
+Test(session_end, failed_mapping_is_reserved_until_the_end)
+{
+	void *p = share(3, 13);
+
+	feed(mk_hpa(3, 0, 4, 4, 13));
+	expect_error(3, VSHM_E_NOREGION, VSHM_NO_INDEX, VSHM_MSG_GPA_LIST);
+	cr_assert_eq(mm.unmaps, 1);
+	cr_assert(maps_reserved(p, 4 * VSHM_PAGE_SIZE));
+	cr_assert_eq(vshm_session_find(s, 3)->addr, p);
+	cr_assert_eq(ends.calls, 0);
+	cr_assert_eq(mm.releases, 0);
+	feed_free(3);
+	cr_assert_eq(ends.calls, 1);
+	cr_assert_eq(ends.why[0], VSHM_END_FREED);
+	cr_assert_eq(ends.state[0], VSHM_SR_FAILED);
+	cr_assert_eq(ends.addr[0], p);
+	cr_assert_eq(mm.releases, 1);
+}
+
+Test(session_end, reason_names)
+{
+	cr_assert_str_eq(vshm_end_reason_name(VSHM_END_FREED), "freed");
+	cr_assert_str_eq(vshm_end_reason_name(VSHM_END_CLOSED), "closed");
+	cr_assert_str_eq(vshm_end_reason_name(VSHM_END_RESET), "reset");
+	cr_assert_str_eq(vshm_end_reason_name(VSHM_END_PROTOCOL), "protocol");
+	cr_assert_str_eq(vshm_end_reason_name(VSHM_END_SHUTDOWN), "shutdown");
+	cr_assert_str_eq(vshm_end_reason_name((enum vshm_end_reason)0), "?");
 }
 
 Test(session, map_errno_codes)

@@ -72,7 +72,11 @@ static void unlink_region(struct vshm_session *s, struct sregion *r)
 	}
 }
 
-/* Unmaps a MAPPED region; returns 0 or the negative errno of ops->unmap. */
+/*
+ * Unmaps a MAPPED region; returns 0 or the negative errno of ops->unmap.
+ * r->pub.addr keeps the address: with ops->release, the range stays
+ * reserved until end_region().
+ */
 static int unmap_region(struct vshm_session *s, struct sregion *r)
 {
 	int ret;
@@ -83,6 +87,22 @@ static int unmap_region(struct vshm_session *s, struct sregion *r)
 				(size_t)r->pub.info.size);
 	r->pub.ptr = NULL;
 	return ret;
+}
+
+/*
+ * The region ended (unmapped already): tells the application why, then
+ * gives its address range back unless the application holds it.
+ */
+static void end_region(struct vshm_session *s, struct sregion *r,
+		       enum vshm_end_reason why)
+{
+	int hold = 0;
+
+	if (s->cfg.on_ended)
+		hold = s->cfg.on_ended(s->cfg.arg, &r->pub, why);
+	if (r->pub.addr && !hold && s->cfg.ops->release)
+		s->cfg.ops->release(s->cfg.ops_ctx, r->pub.addr,
+				    (size_t)r->pub.info.size);
 }
 
 uint32_t vshm_session_map_errno_code(int err)
@@ -261,6 +281,7 @@ static void map_region(struct vshm_session *s, struct sregion *r,
 	}
 	r->pub.state = VSHM_SR_MAPPED;
 	r->pub.ptr = ptr;
+	r->pub.addr = ptr;
 	r->pub.info = info;
 	if (!map_info_ok(r, ptr, &info)) {
 		list_error(s, out, r->pub.id, VSHM_E_INTERNAL, VSHM_NO_INDEX);
@@ -340,6 +361,7 @@ static void on_free(struct vshm_session *s, const struct vshm_msg *m,
 	out->region = r->pub;
 	out->actions |= VSHM_SESS_FREED;
 	unlink_region(s, r);
+	end_region(s, r, VSHM_END_FREED);
 	free(r);
 	s->stats.freed++;
 	reply_hdr(out, VSHM_MSG_FREED, m->region);
@@ -393,8 +415,9 @@ int vshm_session_feed(struct vshm_session *s, const void *msg, size_t len,
 	return 0;
 }
 
-unsigned int vshm_session_drop_all(struct vshm_session *s,
-				   unsigned int *unmap_errs)
+unsigned int vshm_session_end(struct vshm_session *s,
+			      enum vshm_end_reason why,
+			      unsigned int *unmap_errs)
 {
 	unsigned int n = 0, errs = 0;
 	struct sregion *r;
@@ -404,6 +427,7 @@ unsigned int vshm_session_drop_all(struct vshm_session *s,
 			errs++;
 		s->regions = r->next;
 		s->stats.live--;
+		end_region(s, r, why);
 		free(r);
 		n++;
 	}
@@ -412,10 +436,33 @@ unsigned int vshm_session_drop_all(struct vshm_session *s,
 	return n;
 }
 
+unsigned int vshm_session_drop_all(struct vshm_session *s,
+				   unsigned int *unmap_errs)
+{
+	return vshm_session_end(s, VSHM_END_CLOSED, unmap_errs);
+}
+
 void vshm_session_free(struct vshm_session *s)
 {
 	if (!s)
 		return;
-	vshm_session_drop_all(s, NULL);
+	vshm_session_end(s, VSHM_END_SHUTDOWN, NULL);
 	free(s);
+}
+
+const char *vshm_end_reason_name(enum vshm_end_reason why)
+{
+	switch (why) {
+	case VSHM_END_FREED:
+		return "freed";
+	case VSHM_END_CLOSED:
+		return "closed";
+	case VSHM_END_RESET:
+		return "reset";
+	case VSHM_END_PROTOCOL:
+		return "protocol";
+	case VSHM_END_SHUTDOWN:
+		return "shutdown";
+	}
+	return "?";
 }

@@ -13,8 +13,14 @@
  * Prints one line per mapped region:
  *   vshm-server: region R cid=C size=... pages=... runs=... pin_ms=...
  *                map_ms=... check=ok
- * (--json: one JSON object per line instead). With --exit-after N it exits
- * after N regions were freed by their guests; otherwise at SIGINT/SIGTERM.
+ * and one per region that ends (mapped or not):
+ *   vshm-server: region R cid=C freed
+ *   vshm-server: region R cid=C dropped (closed|reset|protocol|shutdown)
+ * the latter when its connection ended without FREE (see on_ended in
+ * vshm_server.h; the server keeps no pointer, so it holds no range).
+ * (--json: one JSON object per line instead, "event" "mapped", "freed" or
+ * "dropped" with "reason"). With --exit-after N it exits after N regions
+ * were freed by their guests; otherwise at SIGINT/SIGTERM.
  * Exit status: 0, 1 after a pattern mismatch or a server error, 2 for bad
  * arguments.
  */
@@ -47,6 +53,7 @@ struct app {
 		double map_ms;
 	} pending;
 	uint64_t freed;
+	uint64_t dropped;
 	unsigned int failures;
 	struct vshm_server *server;
 };
@@ -55,9 +62,11 @@ static struct vshm_server *the_server;
 static volatile sig_atomic_t stop_requested;
 
 /*
- * The host module revokes a mapping when the guest's connection ends:
- * reading it then raises SIGBUS. A check in progress gives up instead of
- * killing the server.
+ * The host module may revoke a live region's mapping at any time (the
+ * guest frees it or goes away before the server has read that): reading it
+ * then raises SIGBUS. A check in progress gives up instead of killing the
+ * server. (A region the library has seen end is never read: on_ended
+ * forgets the pending bench region.)
  */
 static sigjmp_buf check_jmp;
 static volatile sig_atomic_t checking;
@@ -218,20 +227,45 @@ static int on_mapped(void *arg, const struct vshm_session_region *r)
 	return ret;
 }
 
-static void on_freed(void *arg, const struct vshm_session_region *r)
+/*
+ * Every region that ends: freed by its guest, or dropped with its
+ * connection. Its mapping is already gone; returns 0: nothing here keeps a
+ * pointer into it (a pending bench region is forgotten), so its address
+ * range can be given back.
+ */
+static int on_ended(void *arg, const struct vshm_session_region *r,
+		    enum vshm_end_reason why)
 {
 	struct app *a = arg;
+	bool freed = why == VSHM_END_FREED;
 
-	a->freed++;
-	if (a->json)
+	if (r->addr && r->addr == a->pending.ptr) {
+		fprintf(stderr, "vshm-server: region %u: bench: the region ended (%s) before it could be measured: hold it longer\n",
+			r->id, vshm_end_reason_name(why));
+		a->failures++;
+		a->pending.ptr = NULL;
+	}
+	if (freed)
+		a->freed++;
+	else
+		a->dropped++;
+	if (a->json && freed)
 		printf("{\"event\":\"freed\",\"region\":%u,\"cid\":%u}\n",
 		       r->id, r->peer_cid);
-	else
+	else if (a->json)
+		printf("{\"event\":\"dropped\",\"region\":%u,\"cid\":%u,\"reason\":\"%s\",\"mapped\":%s}\n",
+		       r->id, r->peer_cid, vshm_end_reason_name(why),
+		       r->addr ? "true" : "false");
+	else if (freed)
 		printf("vshm-server: region %u cid=%u freed\n", r->id,
 		       r->peer_cid);
+	else
+		printf("vshm-server: region %u cid=%u dropped (%s)\n", r->id,
+		       r->peer_cid, vshm_end_reason_name(why));
 	fflush(stdout);
-	if (a->exit_after && a->freed >= a->exit_after)
+	if (freed && a->exit_after && a->freed >= a->exit_after)
 		vshm_server_stop(a->server);
+	return 0;
 }
 
 /* Arguments */
@@ -348,7 +382,7 @@ int main(int argc, char **argv)
 	struct app a = { .seed = VSHM_PATTERN_DEFAULT_SEED };
 	struct vshm_server_cfg cfg = {
 		.on_mapped = on_mapped,
-		.on_freed = on_freed,
+		.on_ended = on_ended,
 		.arg = &a,
 	};
 	int ret;
@@ -382,8 +416,9 @@ int main(int argc, char **argv)
 	}
 	the_server = NULL;
 	vshm_server_free(a.server);
-	fprintf(stderr, "vshm-server: exiting: %llu region%s freed, %u check failure%s\n",
+	fprintf(stderr, "vshm-server: exiting: %llu region%s freed, %llu dropped, %u check failure%s\n",
 		(unsigned long long)a.freed, a.freed == 1 ? "" : "s",
-		a.failures, a.failures == 1 ? "" : "s");
+		(unsigned long long)a.dropped, a.failures,
+		a.failures == 1 ? "" : "s");
 	return ret || a.failures ? 1 : 0;
 }

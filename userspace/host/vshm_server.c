@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -25,6 +26,22 @@ struct conn {
 	uint32_t cid;
 	uint32_t port;
 	struct vshm_session *sess;
+	struct vshm_server *srv;
+};
+
+/*
+ * An address range the server owns: a region's mapping (MAPPED), then,
+ * once unmapped, the PROT_NONE reservation left in its place (RESERVED)
+ * until the region's end was reported, or until the application gives it
+ * back (HELD: on_ended answered VSHM_HOLD).
+ */
+enum range_state { RANGE_MAPPED, RANGE_RESERVED, RANGE_HELD };
+
+struct range {
+	void *addr;
+	size_t size;
+	enum range_state state;
+	struct range *next;
 };
 
 struct vshm_server {
@@ -36,7 +53,10 @@ struct vshm_server {
 	struct conn **pmap;		/* pfds[i] is pmap[i]'s socket */
 	uint8_t *buf;			/* VSHM_MAX_MSG + 1 */
 	volatile sig_atomic_t stop;
-	struct vshm_server_stats st;
+	struct vshm_server_stats st;	/* regions_held: under lock */
+	/* ranges, st.regions_held: vshm_server_release() is thread-safe */
+	pthread_mutex_t lock;
+	struct range *ranges;
 };
 
 static const struct vshm_mapper_ops mapper_ops;
@@ -64,6 +84,28 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Address ranges. Callers hold s->lock. */
+
+static struct range **range_find(struct vshm_server *s, const void *addr,
+				 enum range_state state)
+{
+	struct range **pp;
+
+	for (pp = &s->ranges; *pp; pp = &(*pp)->next)
+		if ((*pp)->addr == addr && (*pp)->state == state)
+			return pp;
+	return NULL;
+}
+
+/* Unlinks *pp and returns it. */
+static struct range *range_unlink(struct range **pp)
+{
+	struct range *rg = *pp;
+
+	*pp = rg->next;
+	return rg;
+}
+
 /* The mapper */
 
 static int mapper_map(void *ctx, uint64_t grant, int sock_fd, void **ptr,
@@ -74,10 +116,18 @@ static int mapper_map(void *ctx, uint64_t grant, int sock_fd, void **ptr,
 	struct vshm_unmap_req ureq = { .grant = grant };
 	uint64_t t = now_ns();
 	int prot = PROT_READ, err;
+	struct range *rg;
 	void *p;
 
-	if (ioctl(s->mapper_fd, VSHM_IOC_MAP_GRANT, &req))
-		return -errno;
+	/* Tracked from the start: unmap must not fail for want of memory. */
+	rg = calloc(1, sizeof(*rg));
+	if (!rg)
+		return -ENOMEM;
+	if (ioctl(s->mapper_fd, VSHM_IOC_MAP_GRANT, &req)) {
+		err = errno;
+		free(rg);
+		return -err;
+	}
 	if (req.access & VSHM_ACCESS_WRITE)
 		prot |= PROT_WRITE;
 	p = mmap(NULL, req.size, prot, MAP_SHARED, s->mapper_fd,
@@ -85,8 +135,16 @@ static int mapper_map(void *ctx, uint64_t grant, int sock_fd, void **ptr,
 	if (p == MAP_FAILED) {
 		err = errno;
 		ioctl(s->mapper_fd, VSHM_IOC_UNMAP_GRANT, &ureq);
+		free(rg);
 		return -err;
 	}
+	rg->addr = p;
+	rg->size = req.size;
+	rg->state = RANGE_MAPPED;
+	pthread_mutex_lock(&s->lock);
+	rg->next = s->ranges;
+	s->ranges = rg;
+	pthread_mutex_unlock(&s->lock);
 	*ptr = p;
 	info->size = req.size;
 	info->nr_pages = req.nr_pages;
@@ -97,23 +155,110 @@ static int mapper_map(void *ctx, uint64_t grant, int sock_fd, void **ptr,
 	return 0;
 }
 
+/*
+ * The mapping goes, but not its address range: it is replaced in place (one
+ * mmap, no moment when the range is free) by an inaccessible reservation,
+ * so that a stale pointer gets SIGSEGV and no other mapping lands there
+ * until mapper_release() or vshm_server_release(). Then the grant goes.
+ */
 static int mapper_unmap(void *ctx, uint64_t grant, void *ptr, size_t size)
 {
 	struct vshm_server *s = ctx;
 	struct vshm_unmap_req req = { .grant = grant };
+	struct range **pp, *gone = NULL;
 	int ret = 0;
 
-	if (munmap(ptr, size))
-		ret = -errno;
+	pthread_mutex_lock(&s->lock);
+	pp = range_find(s, ptr, RANGE_MAPPED);
+	if (pp && mmap(ptr, size, PROT_NONE, MAP_FIXED | MAP_PRIVATE |
+		       MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) != MAP_FAILED) {
+		(*pp)->state = RANGE_RESERVED;
+	} else {
+		/* No reservation: at least the mapping must go. */
+		ret = pp ? -errno : -ENOENT;
+		if (pp)
+			gone = range_unlink(pp);
+		munmap(ptr, size);
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(gone);
 	if (ioctl(s->mapper_fd, VSHM_IOC_UNMAP_GRANT, &req) && !ret)
 		ret = -errno;
 	return ret;
 }
 
+/* The region's end was reported and the range is not held: give it back. */
+static void mapper_release(void *ctx, void *ptr, size_t size)
+{
+	struct vshm_server *s = ctx;
+	struct range **pp, *rg = NULL;
+
+	(void)size;
+	pthread_mutex_lock(&s->lock);
+	pp = range_find(s, ptr, RANGE_RESERVED);
+	if (pp) {
+		rg = range_unlink(pp);
+		if (munmap(rg->addr, rg->size))
+			s->st.unmap_errors++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(rg);
+}
+
 static const struct vshm_mapper_ops mapper_ops = {
 	.map = mapper_map,
 	.unmap = mapper_unmap,
+	.release = mapper_release,
 };
+
+/* on_ended answered VSHM_HOLD: true if there is a range to hold. */
+static bool hold_range(struct vshm_server *s, void *addr)
+{
+	struct range **pp;
+
+	pthread_mutex_lock(&s->lock);
+	pp = range_find(s, addr, RANGE_RESERVED);
+	if (pp) {
+		(*pp)->state = RANGE_HELD;
+		s->st.regions_held++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return pp != NULL;
+}
+
+int vshm_server_release(struct vshm_server *s, void *addr)
+{
+	struct range **pp, *rg = NULL;
+	int ret = -ENOENT;
+
+	if (!s)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	pp = range_find(s, addr, RANGE_HELD);
+	if (pp) {
+		rg = range_unlink(pp);
+		s->st.regions_held--;
+		ret = munmap(rg->addr, rg->size) ? -errno : 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(rg);
+	return ret;
+}
+
+/* vshm_server_free(): every range left is given back. */
+static void release_all(struct vshm_server *s)
+{
+	struct range *rg;
+
+	pthread_mutex_lock(&s->lock);
+	while (s->ranges) {
+		rg = range_unlink(&s->ranges);
+		munmap(rg->addr, rg->size);
+		free(rg);
+	}
+	s->st.regions_held = 0;
+	pthread_mutex_unlock(&s->lock);
+}
 
 /* Setup */
 
@@ -200,6 +345,7 @@ static struct vshm_server *server_alloc(const struct vshm_server_cfg *cfg)
 
 	if (!s)
 		return NULL;
+	pthread_mutex_init(&s->lock, NULL);
 	s->cfg = *cfg;
 	cfg_defaults(&s->cfg);
 	s->listen_fd = -1;
@@ -264,12 +410,37 @@ struct vshm_server *vshm_server_new_on_fd(const struct vshm_server_cfg *cfg,
 
 /* Connections */
 
+static int srv_on_mapped(void *arg, const struct vshm_session_region *r)
+{
+	struct vshm_server *s = ((struct conn *)arg)->srv;
+
+	return s->cfg.on_mapped ? s->cfg.on_mapped(s->cfg.arg, r) : 0;
+}
+
+/*
+ * A region ended (session.c calls this before it releases the range):
+ * on_freed, then on_ended; VSHM_HOLD only if there is a range to hold.
+ */
+static int srv_on_ended(void *arg, const struct vshm_session_region *r,
+			enum vshm_end_reason why)
+{
+	struct vshm_server *s = ((struct conn *)arg)->srv;
+	int hold = 0;
+
+	if (why == VSHM_END_FREED && s->cfg.on_freed)
+		s->cfg.on_freed(s->cfg.arg, r);
+	if (s->cfg.on_ended)
+		hold = s->cfg.on_ended(s->cfg.arg, r, why);
+	return hold && r->addr && hold_range(s, r->addr) ? VSHM_HOLD : 0;
+}
+
+/* Ends the connection: every region left is reported with reason. */
 static void conn_close(struct vshm_server *s, struct conn *c,
-		       const char *why)
+		       enum vshm_end_reason reason, const char *why)
 {
 	unsigned int errs = 0, n;
 
-	n = vshm_session_drop_all(c->sess, &errs);
+	n = vshm_session_end(c->sess, reason, &errs);
 	s->st.regions_dropped += n;
 	s->st.unmap_errors += errs;
 	srv_log(s, "cid %u port %u: connection closed (%s), %u live region%s dropped%s",
@@ -302,8 +473,9 @@ static int conn_open(struct vshm_server *s, struct conn *c, int fd,
 		.max_regions = s->cfg.max_regions,
 		.ops = &mapper_ops,
 		.ops_ctx = s,
-		.on_mapped = s->cfg.on_mapped,
-		.arg = s->cfg.arg,
+		.on_mapped = srv_on_mapped,
+		.on_ended = srv_on_ended,
+		.arg = c,
 	};
 	int ret = set_buffer_size(fd, s->cfg.sock_buf);
 
@@ -312,6 +484,7 @@ static int conn_open(struct vshm_server *s, struct conn *c, int fd,
 		     strerror(-ret));
 		return ret;
 	}
+	c->srv = s;
 	c->sess = vshm_session_new(&sc);
 	if (!c->sess)
 		return -errno;
@@ -397,11 +570,9 @@ static void account(struct vshm_server *s, const struct vshm_session_out *out)
 		s->st.unmap_errors++;
 	if (out->actions & VSHM_SESS_MAPPED)
 		s->st.regions_mapped++;
-	if (out->actions & VSHM_SESS_FREED) {
+	/* on_freed and on_ended already ran (srv_on_ended). */
+	if (out->actions & VSHM_SESS_FREED)
 		s->st.regions_freed++;
-		if (s->cfg.on_freed)
-			s->cfg.on_freed(s->cfg.arg, &out->region);
-	}
 }
 
 /*
@@ -431,8 +602,12 @@ static void serve_conn(struct vshm_server *s, struct conn *c)
 	n = recv(c->fd, s->buf, VSHM_MAX_MSG + 1, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0) {
-		conn_close(s, c, n ? strerror(errno) : "end of stream");
+	if (n < 0) {
+		conn_close(s, c, VSHM_END_RESET, strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		conn_close(s, c, VSHM_END_CLOSED, "end of stream");
 		return;
 	}
 	vshm_session_feed(c->sess, s->buf, (size_t)n, &out);
@@ -440,12 +615,12 @@ static void serve_conn(struct vshm_server *s, struct conn *c)
 	account(s, &out);
 	ret = send_reply(c, &out);
 	if (ret) {
-		conn_close(s, c, ret == -EAGAIN ?
+		conn_close(s, c, VSHM_END_RESET, ret == -EAGAIN ?
 			   "guest does not read its answers" : strerror(-ret));
 		return;
 	}
 	if (out.actions & VSHM_SESS_CLOSE)
-		conn_close(s, c, "protocol error");
+		conn_close(s, c, VSHM_END_PROTOCOL, "protocol error");
 }
 
 /* The poll loop */
@@ -504,7 +679,11 @@ void vshm_server_stop(struct vshm_server *s)
 void vshm_server_get_stats(const struct vshm_server *s,
 			   struct vshm_server_stats *st)
 {
+	pthread_mutex_t *lock = (pthread_mutex_t *)&s->lock;
+
+	pthread_mutex_lock(lock);
 	*st = s->st;
+	pthread_mutex_unlock(lock);
 }
 
 void vshm_server_free(struct vshm_server *s)
@@ -515,11 +694,14 @@ void vshm_server_free(struct vshm_server *s)
 		return;
 	for (i = 0; s->conns && i < s->cfg.max_conns; i++)
 		if (s->conns[i].fd >= 0)
-			conn_close(s, &s->conns[i], "server exit");
+			conn_close(s, &s->conns[i], VSHM_END_SHUTDOWN,
+				   "server exit");
+	release_all(s);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	if (s->mapper_fd >= 0)
 		close(s->mapper_fd);
+	pthread_mutex_destroy(&s->lock);
 	free(s->conns);
 	free(s->pfds);
 	free(s->pmap);

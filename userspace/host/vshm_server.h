@@ -6,10 +6,31 @@
  * (/dev/vsock-shm-mapper). Runs as root on the host.
  *
  * The application sees each region when it is mapped (on_mapped, before
- * the guest gets MAPPED) and when the guest freed it (on_freed). The
- * mapping is revoked by the host module when the guest frees the region or
- * the connection ends: accesses after that get SIGBUS, so an application
- * that reads a region outside on_mapped must be ready for it.
+ * the guest gets MAPPED) and when it ends (on_ended, with why: the guest
+ * freed it, or its connection ended without FREE: the guest closed it, it
+ * was reset, the server closed it after a protocol error, or the server is
+ * shutting down). Every region that ends is reported exactly once, mapped
+ * or not, before its address range can be reused.
+ *
+ * What an access through a region's pointer (r->ptr in on_mapped) does:
+ *  - while the region lives, the host module may revoke the mapping at any
+ *    time without a message (the guest's FREE or the connection's end seen
+ *    before the server reads it, the VM's memory map changing, a live
+ *    migration): the access raises SIGBUS;
+ *  - once the server has seen the region end (and from the moment a mapped
+ *    region fails on a later protocol error), the mapping is replaced in
+ *    place by an inaccessible reservation (PROT_NONE): the access raises
+ *    SIGSEGV, and no other mapping (another VM's region, or anything this
+ *    process maps) can land at that address;
+ *  - the reservation is given back (munmap) right after on_ended returns 0,
+ *    or at vshm_server_release() if on_ended returned VSHM_HOLD, or in
+ *    vshm_server_free(). Only then may the address be reused: the
+ *    application must hold no pointer into the region by then.
+ * So an application that reads a region outside on_mapped must be ready for
+ * SIGBUS and SIGSEGV, and one that hands pointers to other threads returns
+ * VSHM_HOLD from on_ended and calls vshm_server_release() once they are
+ * done. Without on_ended, a region's range is given back as soon as it
+ * ends.
  */
 #ifndef VSHM_SERVER_H
 #define VSHM_SERVER_H
@@ -34,6 +55,18 @@ struct vshm_server_cfg {
 	uint64_t sock_buf;		/* SO_VM_SOCKETS_BUFFER_SIZE; 0: 256 KiB */
 	const char *mapper_path;	/* NULL: VSHM_MAPPER_PATH */
 	vshm_on_mapped_fn on_mapped;	/* may be NULL */
+	/*
+	 * May be NULL. Every region that ends, with why (session.h): called
+	 * from the server's thread, in vshm_server_poll() or
+	 * vshm_server_free() (why VSHM_END_SHUTDOWN). r->addr is where the
+	 * region was mapped (NULL if it never was); return VSHM_HOLD to keep
+	 * that range reserved until vshm_server_release(), else 0.
+	 */
+	vshm_on_ended_fn on_ended;
+	/*
+	 * May be NULL. Older form of on_ended for VSHM_END_FREED only; when
+	 * both are set, on_freed runs first.
+	 */
 	void (*on_freed)(void *arg, const struct vshm_session_region *r);
 	void (*log)(void *arg, const char *line);	/* NULL: stderr */
 	void *arg;
@@ -48,6 +81,7 @@ struct vshm_server_stats {
 	uint64_t regions_dropped;	/* live at disconnect */
 	uint64_t errors_sent;
 	uint64_t unmap_errors;
+	uint32_t regions_held;		/* ended, range held (VSHM_HOLD) */
 };
 
 struct vshm_server;
@@ -78,7 +112,21 @@ void vshm_server_stop(struct vshm_server *s);
 void vshm_server_get_stats(const struct vshm_server *s,
 			   struct vshm_server_stats *st);
 
-/* Closes every connection (unmapping its regions), then frees s. */
+/*
+ * Gives back the address range at addr of a region whose on_ended returned
+ * VSHM_HOLD: it is unmapped, and later mappings may land there. Returns 0,
+ * -ENOENT if addr is no such range (never mapped, not ended yet, not held,
+ * or released already), -EINVAL if s is NULL, or the negative errno of
+ * munmap. May be called from any thread, also from a callback, while s
+ * exists.
+ */
+int vshm_server_release(struct vshm_server *s, void *addr);
+
+/*
+ * Closes every connection (each region left is reported to on_ended with
+ * VSHM_END_SHUTDOWN), then gives back every range still held, and frees
+ * s. No thread may use a region's pointer any more.
+ */
 void vshm_server_free(struct vshm_server *s);
 
 #endif /* VSHM_SERVER_H */
