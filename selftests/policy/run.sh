@@ -3,9 +3,10 @@
 #
 # vsock-shmctl in L1, as root, without guest traffic: every command (help at
 # every level, policy load/swap/unload/show/set, grants, stats, with and
-# without -j) and every failure path (module not loaded, bpffs not mounted,
-# not permitted, missing file, not a BPF object, no policy program, a
-# program the verifier rejects, load twice, a tunable the policy lacks...).
+# without -j), the tunable every policy has (unprivileged-ports) and every
+# failure path (module not loaded, bpffs not mounted, not permitted, missing
+# file, not a BPF object, no policy program, a program the verifier
+# rejects, load twice, a tunable the policy lacks, a bad value...).
 # Failures must exit 1 with "vsock-shmctl: <what>: <why>" on stderr; JSON
 # must parse. Writes TAP to OUT.
 #   selftests/policy/run.sh OUT.tap
@@ -133,7 +134,23 @@ int not_a_policy(struct xdp_md *ctx)
 
 char LICENSE[] SEC("license") = "GPL";
 EOF
-for o in reject wrongprog; do
+cat > "$R/bare.bpf.c" << 'EOF'
+// SPDX-License-Identifier: GPL-2.0
+/* A policy built without bpf/policy.h: no counters, no guest_ports map. */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+const volatile __u32 policy_tag = 1;
+
+SEC("tp_btf/vsock_shm_guest_pkt")
+int bare_policy(void *ctx)
+{
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+EOF
+for o in reject wrongprog bare; do
 	clang -g -O2 -target bpf -I/usr/include/x86_64-linux-gnu \
 		-c "$R/$o.bpf.c" -o "$R/$o.bpf.o" || echo "# clang failed on $o.bpf.c"
 done
@@ -164,6 +181,15 @@ expect_fail load_unknown_name "unknown policy 'nosuch'" "$CTL" policy load nosuc
 expect_fail set_unknown_key "unknown key 'bogus'" "$CTL" policy set bogus 1
 expect_fail set_bad_value "'x:1' is not CID:PORT" "$CTL" policy set allow x:1
 expect_fail set_bad_quota "'3' is not CID:PAGES" "$CTL" policy set quota 3
+expect_fail set_unprivileged_bad_value "unprivileged-ports: 'maybe' is not on or off" \
+	"$CTL" policy set unprivileged-ports maybe
+expect_fail set_unprivileged_number "'1' is not on or off" "$CTL" policy set unprivileged-ports 1
+expect_fail set_unprivileged_missing_value 'unprivileged-ports: missing on.off' \
+	"$CTL" policy set unprivileged-ports
+grep -q 'unprivileged-ports on|off' <("$CTL" policy set --help) &&
+	grep -q 'unprivileged-ports' <("$CTL" policy show --help) &&
+	grep -q 'unprivileged-ports' <("$CTL" policy --help)
+verdict help_names_unprivileged_ports $?
 
 # 2. Without the module.
 modprobe kvm_amd
@@ -215,16 +241,19 @@ expect_ok load_default '^policy: default loaded from default \(tag [0-9]+' "$CTL
 expect_ok show_default '^  link +id [0-9]+, attached' "$CTL" policy show
 grep -qE '^  tag +[0-9]+$' "$W/out" && grep -qE '^  counters +msgs 0, lists 0, translated 0, refused 0' "$W/out"
 verdict show_default_tag_and_counters $?
+grep -qE '^  unprivileged-ports +off \(only guest ports below 1024 share\)$' "$W/out"
+verdict show_default_unprivileged_off $?
 expect_json show_default_json '.policy.name == "default" and .policy.source == "default" and
 	.policy.attached and .policy.tag >= 1 and .policy.tag <= 255 and .policy.prog_id > 0 and
 	(.policy.counters | keys) == ["lists", "msgs", "refused", "translated"] and
+	.policy.unprivileged_ports == false and
 	(.policy | has("allow") | not)' "$CTL" -j policy show
 TAG_DEFAULT=$(field tag)
 PROG_DEFAULT=$(field prog_id)
 T=$(prog_tag "$PROG_DEFAULT")
 [ "$T" = "$TAG_DEFAULT" ]
 verdict program_rodata_tag_is_pinned_tag $?
-check pin_layout pins_are default counters link meta prog
+check pin_layout pins_are default counters guest_ports link meta prog
 check one_tracing_link one_link
 expect_ok load_twice 'already loaded' "$CTL" policy load default
 expect_json load_twice_json '.action == "none"' "$CTL" -j policy load default
@@ -236,6 +265,36 @@ expect_fail set_policy_without_tunables "policy 'default' has no tunable 'allow'
 	"$CTL" policy set allow 3:7000
 expect_fail set_default_quota_without_tunables "has no tunable 'default-quota'" \
 	"$CTL" policy set default-quota 100
+# The guest_ports tunable: on, shown (text, JSON, pretty, the map), off.
+guest_ports_is() {	# the pinned map's value, as the policy reads it
+	bpftool -j map dump pinned "$PIN/$1/guest_ports" | grep -q "\"unprivileged_ports\":$2"
+}
+expect_ok set_unprivileged_on '^policy default: unprivileged-ports on: every guest port may share$' \
+	"$CTL" policy set unprivileged-ports on
+check set_unprivileged_on_in_map guest_ports_is default 1
+expect_ok show_unprivileged_on '^  unprivileged-ports +on \(every guest port may share\)$' \
+	"$CTL" policy show
+expect_json show_unprivileged_on_json '.policy.unprivileged_ports == true' "$CTL" -j policy show
+expect_json show_unprivileged_on_pretty '.policy.unprivileged_ports == true' "$CTL" -p policy show
+grep -qE '^    "unprivileged_ports": true,?$' "$W/out"
+verdict show_unprivileged_on_pretty_indented $?
+expect_fail set_unprivileged_bad_value_loaded "'yes' is not on or off" \
+	"$CTL" -j policy set unprivileged-ports yes
+[ ! -s "$W/out" ]
+verdict set_unprivileged_bad_value_no_json $?
+expect_json bad_value_changes_nothing '.policy.unprivileged_ports == true' "$CTL" -j policy show
+expect_json set_unprivileged_off_json '. == {"policy": "default", "key": "unprivileged-ports",
+	"value": "off", "result": "only guest ports below 1024 share"}' \
+	"$CTL" -j policy set unprivileged-ports off
+check set_unprivileged_off_in_map guest_ports_is default 0
+expect_json show_unprivileged_off_json '.policy.unprivileged_ports == false' "$CTL" -j policy show
+expect_ok show_unprivileged_off '^  unprivileged-ports +off' "$CTL" policy show
+expect_ok set_unprivileged_off_twice 'unprivileged-ports off: only guest ports below 1024 share' \
+	"$CTL" policy set unprivileged-ports off
+expect_fail set_unprivileged_not_permitted 'policy set unprivileged-ports: not permitted' \
+	"${NOBODY[@]}" policy set unprivileged-ports on
+expect_json set_unprivileged_not_permitted_unchanged '.policy.unprivileged_ports == false' \
+	"$CTL" -j policy show
 expect_fail show_not_permitted 'policy show: .*not permitted' "${NOBODY[@]}" policy show
 expect_fail unload_not_permitted 'not permitted' "${NOBODY[@]}" policy unload
 expect_ok unload '^policy: default unloaded' "$CTL" policy unload
@@ -245,6 +304,8 @@ expect_json unload_twice_json '. == {"unloaded": null}' "$CTL" -j policy unload
 expect_ok show_none '^policy: none$' "$CTL" policy show
 expect_json show_none_json '. == {"policy": null}' "$CTL" -j policy show
 expect_fail set_without_policy 'no policy is loaded' "$CTL" policy set allow 3:7000
+expect_fail set_unprivileged_without_policy 'unprivileged-ports: no policy is loaded' \
+	"$CTL" policy set unprivileged-ports on
 
 # 7. Swaps: nothing -> default -> restrict -> iotlb -> default.
 expect_ok swap_nothing_loaded 'nothing swapped out' "$CTL" policy swap default
@@ -297,14 +358,24 @@ expect_ok set_default_quota 'default-quota 5000: set' "$CTL" policy set default-
 expect_ok set_shown_text '^  default-quota +5000 pages' "$CTL" policy show
 grep -qE '^  allow +3:7000$' "$W/out"
 verdict set_allow_shown_text $?
-check pin_layout_restrict pins_are restrict allow counters link meta prog quota settings
+check pin_layout_restrict pins_are restrict allow counters guest_ports link meta prog quota settings
+expect_ok set_unprivileged_on_restrict 'policy restrict: unprivileged-ports on' \
+	"$CTL" policy set unprivileged-ports on
 expect_json swap_carries_tunables '.tunables_carried' "$CTL" -j policy swap restrict
 expect_json carried_tunables_shown '.policy.allow == [{"cid": 3, "port": 7000}] and
-	.policy.default_quota == 5000' "$CTL" -j policy show
+	.policy.default_quota == 5000 and .policy.unprivileged_ports == true' "$CTL" -j policy show
 expect_json swap_fresh '.tunables_carried | not' "$CTL" -j policy swap restrict --fresh
-expect_json fresh_tunables_empty '.policy.allow == [] and .policy.default_quota == 0' \
-	"$CTL" -j policy show
+expect_json fresh_tunables_empty '.policy.allow == [] and .policy.default_quota == 0 and
+	.policy.unprivileged_ports == false' "$CTL" -j policy show
+expect_json swap_nothing_to_carry '.tunables_carried | not' "$CTL" -j policy swap restrict
+expect_ok set_unprivileged_on_again 'unprivileged-ports on' "$CTL" policy set unprivileged-ports on
 expect_ok swap_to_iotlb 'iotlb loaded' "$CTL" policy swap iotlb
+grep -q 'its tunables were carried over' "$W/out"
+verdict swap_to_iotlb_carries_unprivileged $?
+expect_json iotlb_unprivileged_carried '.policy.name == "iotlb" and
+	.policy.unprivileged_ports == true and (.policy | has("allow") | not)' "$CTL" -j policy show
+expect_ok set_unprivileged_off_iotlb 'policy iotlb: unprivileged-ports off' \
+	"$CTL" policy set unprivileged-ports off
 expect_fail set_on_iotlb "policy 'iotlb' has no tunable 'quota'" "$CTL" policy set quota 3:1
 
 # 9. A policy from a file: tag in .rodata, maps pinned by name, derived name.
@@ -312,7 +383,8 @@ expect_ok unload_iotlb 'iotlb unloaded' "$CTL" policy unload
 expect_ok load_file_named "custom loaded from $BUILD/bpf/default.bpf.o" \
 	"$CTL" policy load "$BUILD/bpf/default.bpf.o" --name custom
 expect_json load_file_show ".policy.name == \"custom\" and
-	.policy.source == \"$BUILD/bpf/default.bpf.o\" and (.policy.shipped | not) and .policy.attached" "$CTL" -j policy show
+	.policy.source == \"$BUILD/bpf/default.bpf.o\" and (.policy.shipped | not) and .policy.attached and
+	.policy.unprivileged_ports == false" "$CTL" -j policy show
 TAG_FILE=$(field tag)
 T=$(prog_tag "$(field prog_id)")
 [ -n "$T" ] && [ "$T" = "$TAG_FILE" ]
@@ -322,6 +394,20 @@ expect_json swap_file_derived_name '.name == "restrict" and .replaced.name == "c
 	"$CTL" -j policy swap "$BUILD/bpf/restrict.bpf.o"
 expect_ok set_on_file_policy 'allowed' "$CTL" policy set allow 3:7000
 check swap_file_one_dir only_dir restrict
+# A file built without bpf/policy.h has no guest_ports: it decides alone.
+expect_ok swap_to_bare 'bare loaded' "$CTL" policy swap "$R/bare.bpf.o"
+expect_fail set_unprivileged_on_bare \
+	"policy 'bare' has no tunable 'unprivileged-ports' \\(no map 'guest_ports'" \
+	"$CTL" policy set unprivileged-ports on
+expect_fail set_unprivileged_off_bare "no map 'guest_ports'" "$CTL" -j policy set unprivileged-ports off
+[ ! -s "$W/out" ]
+verdict set_unprivileged_bare_no_json $?
+expect_json show_bare_json '.policy.name == "bare" and .policy.attached and
+	.policy.unprivileged_ports == null and .policy.counters == null' "$CTL" -j policy show
+expect_ok show_bare "^  unprivileged-ports +not a tunable of this policy \\(no map 'guest_ports'\\)" \
+	"$CTL" policy show
+check bare_pin_layout pins_are bare link meta prog
+expect_ok swap_bare_to_file 'restrict loaded' "$CTL" policy swap "$BUILD/bpf/restrict.bpf.o"
 
 # 10. An interrupted load or swap is cleaned up by the next command.
 mkdir "$PIN/_new-stale"

@@ -160,6 +160,12 @@ extern const size_t nr_shipped_policies;
 
 #define POLICY_SEC	"tp_btf/vsock_shm_guest_pkt"
 #define COUNTERS_MAP	"counters"
+/*
+ * The tunable every shipped policy has (bpf/policy.h): ARRAY, one entry,
+ * key __u32 0, value { __u32 unprivileged_ports; } (0: only GPA lists
+ * from guest ports below 1024 are shared, 1: from every guest port).
+ */
+#define GUEST_PORTS_MAP	"guest_ports"
 
 /* What to load, from the command line. */
 struct spec {

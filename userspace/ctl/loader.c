@@ -346,10 +346,23 @@ static bool copyable(const struct bpf_map_info *a, const struct bpf_map_info *b)
 		a->type == BPF_MAP_TYPE_LRU_HASH);
 }
 
+/* An ARRAY entry of zeros is where every array starts: nothing carried. */
+static bool all_zero(const void *v, __u32 size)
+{
+	const unsigned char *p = v;
+	__u32 i;
+
+	for (i = 0; i < size; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
 /*
  * Before the new policy is attached: every map of the new object but
  * counters that the old policy also pinned, with the same type and sizes,
- * gets the old entries (allow lists, quotas, settings).
+ * gets the old entries (allow lists, quotas, settings, guest_ports). *any
+ * says whether one was not the initial state (an ARRAY entry of zeros).
  */
 int carry_tunables(struct loaded *L, const struct pinned *old, bool *any)
 {
@@ -392,7 +405,8 @@ int carry_tunables(struct loaded *L, const struct pinned *old, bool *any)
 						 bpf_map__name(map));
 				break;
 			}
-			*any = true;
+			if (oi.type != BPF_MAP_TYPE_ARRAY || !all_zero(val, oi.value_size))
+				*any = true;
 		}
 		if (!err && (!key || !next || !val))
 			err = fail_errno(ENOMEM, "cannot carry map '%s' over",

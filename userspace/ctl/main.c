@@ -38,6 +38,7 @@ static void help_main(FILE *f)
 		"  policy unload                      detach and unpin the policy\n"
 		"  policy show                        the policy, its counters and tunables\n"
 		"  policy set KEY VALUE               change a tunable of the policy\n"
+		"                                     (unprivileged-ports on|off, allow...)\n"
 		"  grants                             the module's live grants\n"
 		"  stats                              the module's counters\n"
 		"\n"
@@ -66,7 +67,8 @@ void help_policy(FILE *f)
 		"  policy show                        the policy (default command)\n"
 		"  policy set KEY VALUE               change a tunable of the policy\n"
 		"\n"
-		"One policy is active at a time. 'COMMAND --help' says more.\n");
+		"One policy is active at a time. Only guest ports below 1024 share memory\n"
+		"unless 'policy set unprivileged-ports on'. 'COMMAND --help' says more.\n");
 }
 
 static void help_source(FILE *f)
@@ -112,7 +114,8 @@ void help_policy_swap(FILE *f)
 		"With nothing loaded, this is 'policy load'.\n"
 		"Maps of the new policy that the old one also had (same name, type and\n"
 		"sizes, except counters) get the old entries before the new policy is\n"
-		"attached, so allow lists and quotas survive; --fresh starts empty.\n"
+		"attached, so allow lists, quotas and unprivileged-ports survive;\n"
+		"--fresh starts empty (unprivileged-ports off).\n"
 		"\n");
 	help_source(f);
 }
@@ -135,7 +138,9 @@ void help_policy_show(FILE *f)
 		"\n"
 		"The active policy: name, source, tag, program id and load time, link\n"
 		"and attach state, its counters (msgs, lists, translated, refused,\n"
-		"summed over CPUs) and its tunables (allow, quota, default-quota).\n"
+		"summed over CPUs) and its tunables: unprivileged-ports (JSON:\n"
+		"unprivileged_ports, true or false; null for a policy without the map\n"
+		"guest_ports) and, for restrict, allow, quota and default-quota.\n"
 		"With none: 'policy: none' (JSON: {\"policy\": null}).\n");
 }
 
@@ -144,7 +149,14 @@ void help_policy_set(FILE *f)
 	fprintf(f,
 		"Usage: " CTL_NAME " [-j] policy set KEY VALUE\n"
 		"\n"
-		"Change a tunable held in the active policy's maps (restrict has them all):\n"
+		"Change a tunable held in the active policy's maps.\n"
+		"Every shipped policy has:\n"
+		"  unprivileged-ports on|off\n"
+		"                          on: GPA lists from every guest port are shared;\n"
+		"                          off (default): only from guest ports below 1024,\n"
+		"                          which need CAP_NET_BIND_SERVICE in the guest; other\n"
+		"                          lists are refused with VSHM_E_PORT (map guest_ports)\n"
+		"restrict also has:\n"
 		"  allow CID:PORT          let guest CID share with host port PORT (map allow)\n"
 		"  deny CID:PORT           remove that pair from the allow map\n"
 		"  quota CID:PAGES         pages guest CID may have pinned (map quota)\n"

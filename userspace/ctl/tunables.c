@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * policy show | set: what the active policy's pins say (program, link,
- * meta) and its maps: the per-CPU counters every policy keeps and the
- * tunables some have (restrict: allow, quota, settings), read and written
- * through their pins.
+ * meta) and its maps: the per-CPU counters and the guest_ports tunable
+ * every shipped policy keeps, and the tunables some have (restrict: allow,
+ * quota, settings), read and written through their pins.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -196,6 +196,36 @@ static int read_default_quota(const struct pinned *p, __u64 *q)
 	return 0;
 }
 
+/* guest_ports[0].unprivileged_ports; 0 on success, -1 (no such map). */
+static int read_unprivileged_ports(const struct pinned *p, bool *on)
+{
+	struct bpf_map_info info;
+	__u32 key = 0, v32;
+	void *v;
+	int fd;
+
+	fd = open_map(p, GUEST_PORTS_MAP, BPF_MAP_TYPE_ARRAY, 4, 4, 4096, &info);
+	if (fd < 0)
+		return -1;
+	v = calloc(1, info.value_size);
+	if (!v || bpf_map_lookup_elem(fd, &key, v)) {
+		free(v);
+		close(fd);
+		return -1;
+	}
+	memcpy(&v32, v, sizeof(v32));
+	*on = v32 != 0;
+	free(v);
+	close(fd);
+	return 0;
+}
+
+static const char *unprivileged_ports_text(bool on)
+{
+	return on ? "on (every guest port may share)" :
+		    "off (only guest ports below 1024 share)";
+}
+
 static void format_time(__u64 boot_ns, char *buf, size_t size)
 {
 	struct timespec rt, bt;
@@ -222,6 +252,7 @@ static void show_policy(const struct pinned *p)
 	struct quota_ent *quota = NULL;
 	__u64 sums[4], dq = 0;
 	bool have_prog = false, have_link = false, have_counters, have_dq;
+	bool have_up, up = false;
 	int fd, i, na, nq;
 
 	memset(&pi, 0, sizeof(pi));
@@ -244,6 +275,7 @@ static void show_policy(const struct pinned *p)
 	na = read_allow(p, &allow);
 	nq = read_quota(p, &quota);
 	have_dq = !read_default_quota(p, &dq);
+	have_up = !read_unprivileged_ports(p, &up);
 	pins_path(dir, sizeof(dir), p->dir, NULL);
 
 	if (ctl.json) {
@@ -277,6 +309,11 @@ static void show_policy(const struct pinned *p)
 		} else {
 			json_null("counters");
 		}
+		/* null: the policy has no guest_ports map, it decides alone. */
+		if (have_up)
+			json_bool("unprivileged_ports", up);
+		else
+			json_null("unprivileged_ports");
 		if (na >= 0) {
 			json_arr_begin("allow");
 			for (i = 0; i < na; i++) {
@@ -304,41 +341,46 @@ static void show_policy(const struct pinned *p)
 	} else {
 		printf("policy: %s\n", p->name);
 		if (p->has_meta) {
-			printf("  %-14s %s%s\n", "source", p->meta.source,
+			printf("  %-18s %s%s\n", "source", p->meta.source,
 			       p->meta.flags & META_SHIPPED ? " (shipped)" : "");
-			printf("  %-14s %u\n", "tag", p->meta.tag);
+			printf("  %-18s %u\n", "tag", p->meta.tag);
 		}
 		if (have_prog)
-			printf("  %-14s id %u, %s, loaded %s\n", "program", pi.id, pi.name, when);
+			printf("  %-18s id %u, %s, loaded %s\n", "program", pi.id, pi.name, when);
 		else
-			printf("  %-14s missing\n", "program");
+			printf("  %-18s missing\n", "program");
 		if (have_link)
-			printf("  %-14s id %u, attached to vsock_shm_guest_pkt\n", "link", li.id);
+			printf("  %-18s id %u, attached to vsock_shm_guest_pkt\n", "link", li.id);
 		else
-			printf("  %-14s detached\n", "link");
-		printf("  %-14s %s\n", "pins", dir);
+			printf("  %-18s detached\n", "link");
+		printf("  %-18s %s\n", "pins", dir);
 		if (have_counters)
-			printf("  %-14s msgs %llu, lists %llu, translated %llu, refused %llu\n",
+			printf("  %-18s msgs %llu, lists %llu, translated %llu, refused %llu\n",
 			       "counters", (unsigned long long)sums[0],
 			       (unsigned long long)sums[1], (unsigned long long)sums[2],
 			       (unsigned long long)sums[3]);
+		if (have_up)
+			printf("  %-18s %s\n", "unprivileged-ports", unprivileged_ports_text(up));
+		else
+			printf("  %-18s not a tunable of this policy (no map '%s')\n",
+			       "unprivileged-ports", GUEST_PORTS_MAP);
 		if (na >= 0) {
-			printf("  %-14s", "allow");
+			printf("  %-18s", "allow");
 			for (i = 0; i < na; i++)
 				printf(" %u:%u", allow[i].cid, allow[i].port);
 			printf("%s\n", na ? "" : " none");
 		}
 		if (nq >= 0) {
-			printf("  %-14s", "quota");
+			printf("  %-18s", "quota");
 			for (i = 0; i < nq; i++)
 				printf(" %u:%llu", quota[i].cid, (unsigned long long)quota[i].pages);
 			printf("%s\n", nq ? "" : " none");
 		}
 		if (have_dq) {
 			if (dq)
-				printf("  %-14s %llu pages\n", "default-quota", (unsigned long long)dq);
+				printf("  %-18s %llu pages\n", "default-quota", (unsigned long long)dq);
 			else
-				printf("  %-14s none\n", "default-quota");
+				printf("  %-18s none\n", "default-quota");
 		}
 	}
 	free(allow);
@@ -391,7 +433,7 @@ int cmd_policy_show(int argc, char **argv)
 
 /* ---- set ---- */
 
-enum set_key { SET_ALLOW, SET_DENY, SET_QUOTA, SET_DEFAULT_QUOTA };
+enum set_key { SET_ALLOW, SET_DENY, SET_QUOTA, SET_DEFAULT_QUOTA, SET_UNPRIVILEGED_PORTS };
 
 static const struct {
 	const char *key;
@@ -402,6 +444,7 @@ static const struct {
 	[SET_DENY] = { "deny", "allow", "CID:PORT" },
 	[SET_QUOTA] = { "quota", "quota", "CID:PAGES|CID:none" },
 	[SET_DEFAULT_QUOTA] = { "default-quota", "settings", "PAGES" },
+	[SET_UNPRIVILEGED_PORTS] = { "unprivileged-ports", GUEST_PORTS_MAP, "on|off" },
 };
 
 static void print_set(const char *policy, const char *key, const char *value,
@@ -434,11 +477,18 @@ static int do_set(const struct pinned *p, int k, const char *value, __u32 a, __u
 	case SET_QUOTA:
 		fd = open_map(p, "quota", BPF_MAP_TYPE_HASH, 4, 8, 8, &info);
 		break;
+	case SET_UNPRIVILEGED_PORTS:
+		fd = open_map(p, GUEST_PORTS_MAP, BPF_MAP_TYPE_ARRAY, 4, 4, 4096, &info);
+		break;
 	default:
 		fd = open_map(p, "settings", BPF_MAP_TYPE_ARRAY, 4, 8, 4096, &info);
 		break;
 	}
 	if (fd < 0) {
+		if (errno == ENOENT && k == SET_UNPRIVILEGED_PORTS)
+			return fail("policy '%s' has no tunable '%s' (no map '%s': a policy "
+				    "gets it from bpf/policy.h)", p->name, set_keys[k].key,
+				    set_keys[k].map);
 		if (errno == ENOENT)
 			return fail("policy '%s' has no tunable '%s' (no map '%s')", p->name,
 				    set_keys[k].key, set_keys[k].map);
@@ -474,18 +524,28 @@ static int do_set(const struct pinned *p, int k, const char *value, __u32 a, __u
 			result = "set";
 		}
 	} else {
-		__u32 zero = 0;
+		/* Read, change the first member, write back: other members stay. */
+		__u32 zero = 0, on = (__u32)b;
 		void *v = calloc(1, info.value_size);
 
 		if (!v || bpf_map_lookup_elem(fd, &zero, v))
-			ret = fail_errno(v ? errno : ENOMEM, "cannot read the settings map");
+			ret = fail_errno(v ? errno : ENOMEM, "cannot read the %s map",
+					 set_keys[k].map);
 		if (!ret) {
-			memcpy(v, &b, sizeof(b));	/* settings.default_quota */
+			if (k == SET_UNPRIVILEGED_PORTS)	/* guest_ports.unprivileged_ports */
+				memcpy(v, &on, sizeof(on));
+			else					/* settings.default_quota */
+				memcpy(v, &b, sizeof(b));
 			if (bpf_map_update_elem(fd, &zero, v, BPF_ANY))
-				ret = fail_errno(errno, "cannot write the settings map");
+				ret = fail_errno(errno, "cannot write the %s map",
+						 set_keys[k].map);
 		}
 		free(v);
-		result = "set";
+		if (k == SET_UNPRIVILEGED_PORTS)
+			result = b ? "every guest port may share" :
+				     "only guest ports below 1024 share";
+		else
+			result = "set";
 	}
 	close(fd);
 	if (!ret)
@@ -514,7 +574,7 @@ int cmd_policy_set(int argc, char **argv)
 			break;
 	if (k == (int)ARRAY_SIZE(set_keys))
 		return usage_error(help, "unknown key '%s' (keys: allow, deny, quota, "
-				   "default-quota)", argv[0]);
+				   "default-quota, unprivileged-ports)", argv[0]);
 	ctl_set_what("policy set %s", argv[0]);
 	if (argc < 2)
 		return usage_error(help, "missing %s", set_keys[k].value);
@@ -530,6 +590,14 @@ int cmd_policy_set(int argc, char **argv)
 		if (parse_pair(argv[1], &a, &b, true, &none))
 			return usage_error(help, "'%s' is not CID:PAGES or CID:none", argv[1]);
 		break;
+	case SET_UNPRIVILEGED_PORTS:
+		if (!strcmp(argv[1], "on"))
+			b = 1;
+		else if (!strcmp(argv[1], "off"))
+			b = 0;
+		else
+			return usage_error(help, "'%s' is not on or off", argv[1]);
+		break;
 	default:
 		if (parse_u64(argv[1], &b))
 			return usage_error(help, "'%s' is not a number of pages", argv[1]);
@@ -542,7 +610,8 @@ int cmd_policy_set(int argc, char **argv)
 	if (r < 0)
 		goto out;
 	if (!r) {
-		fail("no policy is loaded (load one with '" CTL_NAME " policy load restrict')");
+		fail("no policy is loaded (load one with '" CTL_NAME " policy load %s')",
+		     k == SET_UNPRIVILEGED_PORTS ? "default" : "restrict");
 		goto out;
 	}
 	ret = do_set(&cur, k, argv[1], a, b, none);
