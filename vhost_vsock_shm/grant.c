@@ -2,20 +2,31 @@
 /*
  * Grants: pinning, mapping and revocation of the host pages of a region.
  *
+ * Every mapping of every grant belongs to one address_space of this module
+ * (an inode of its own pseudo file system, which mapper files take as their
+ * f_mapping); grant N owns its file offsets [N << 31, (N + 1) << 31). A
+ * mapping gets its PTEs on its first fault, never in ->mmap, so a PTE
+ * exists only in a VMA the address_space already lists. Revocation marks
+ * the grant revoked under its lock (a fault after that gets SIGBUS), then
+ * unmap_mapping_range() zaps the grant's offsets in every VMA of every
+ * process, one being munmap()ed included, and only then are the pages
+ * unpinned.
+ *
  * Locking, outermost first:
  *   vsock_shm_dev.lock	connections, the device's grant lists and counters
- *   mmap_lock		of the VMM (pinning) or of a server (mapping, zap)
- *   vsock_shm_grant.lock	a grant's state and its list of mms
- * The mapper's ->mmap and vm_ops run with the server's mmap_lock held and
- * take only the grant lock. Revocation takes a server's mmap_lock with no
- * other lock held: once it has it, every mmap of the grant that passed the
- * state check has finished and its VMA can be found and zapped.
+ *   socket lock		of a connection's host end
+ *   mmap_lock		of the VMM (pinning) or of a server (fault)
+ *   vsock_shm_grant.lock	a grant's state
  */
 #include <linux/hashtable.h>
+#include <linux/hugetlb.h>
 #include <linux/ktime.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mount.h>
 #include <linux/net.h>
+#include <linux/pseudo_fs.h>
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -26,6 +37,7 @@
 #include "grant.h"
 #include "pkt.h"
 #include "stats.h"
+#include "watch.h"
 
 static unsigned int max_pages_per_vm = 1U << 19;	/* 2 GiB */
 module_param(max_pages_per_vm, uint, 0644);
@@ -174,7 +186,7 @@ static void grant_release(struct kref *ref)
 {
 	struct vsock_shm_grant *g = container_of(ref, struct vsock_shm_grant, ref);
 
-	WARN_ON_ONCE(g->state != VSOCK_SHM_GRANT_REVOKED || !list_empty(&g->mms));
+	WARN_ON_ONCE(g->state != VSOCK_SHM_GRANT_REVOKED);
 	sock_put(g->sk);
 	mmdrop(g->vmm_mm);
 	kvfree(g->spans);
@@ -188,50 +200,24 @@ void vsock_shm_grant_put(struct vsock_shm_grant *g)
 }
 EXPORT_SYMBOL_GPL(vsock_shm_grant_put);
 
-/* Zaps every PTE of @g in @mm. Takes @mm's mmap_lock: hold no other lock. */
-static void grant_zap_mm(struct vsock_shm_grant *g, struct mm_struct *mm)
+/* The address_space every mapping of a grant belongs to. */
+#define VSOCK_SHM_FS_MAGIC	0x7673686d	/* "vshm" */
+
+static struct vfsmount *vsock_shm_mnt;
+static struct inode *vsock_shm_inode;
+
+struct address_space *vsock_shm_grant_mapping(void)
 {
-	struct vm_area_struct *vma;
-
-	/* An exiting mm loses its page tables on its own. */
-	if (!mmget_not_zero(mm))
-		return;
-	mmap_read_lock(mm);
-	{
-		VMA_ITERATOR(vmi, mm, 0);
-
-		for_each_vma(vmi, vma)
-			if (vma->vm_ops == &vsock_shm_grant_vm_ops &&
-			    vma->vm_private_data == g)
-				zap_vma_ptes(vma, vma->vm_start,
-					     vma->vm_end - vma->vm_start);
-	}
-	mmap_read_unlock(mm);
-	mmput(mm);
+	return vsock_shm_inode->i_mapping;
 }
+EXPORT_SYMBOL_GPL(vsock_shm_grant_mapping);
 
-static void grant_zap_all(struct vsock_shm_grant *g)
+/* Zaps every PTE of @g, in every process that maps it. */
+static void grant_zap(struct vsock_shm_grant *g)
 {
-	struct vsock_shm_grant_mm *gm;
-	struct mm_struct *mm;
-
-	for (;;) {
-		mm = NULL;
-		mutex_lock(&g->lock);
-		list_for_each_entry(gm, &g->mms, node) {
-			if (!gm->zapped) {
-				gm->zapped = true;
-				mm = gm->mm;
-				mmgrab(mm);
-				break;
-			}
-		}
-		mutex_unlock(&g->lock);
-		if (!mm)
-			break;
-		grant_zap_mm(g, mm);
-		mmdrop(mm);
-	}
+	unmap_mapping_range(vsock_shm_grant_mapping(),
+			    (loff_t)g->id << VSOCK_SHM_GRANT_MAP_SHIFT,
+			    (loff_t)g->nr_pages << PAGE_SHIFT, 1);
 }
 
 static void grant_unpin(struct vsock_shm_dev *sd, struct vsock_shm_grant *g)
@@ -255,6 +241,16 @@ static void grant_unpin(struct vsock_shm_dev *sd, struct vsock_shm_grant *g)
 	g->filled = 0;
 }
 
+static void grant_unwatch(struct vsock_shm_grant *g)
+{
+	u32 i;
+
+	for (i = 0; i < g->nr_spans; i++) {
+		vsock_shm_watch_stop(g->spans[i].watch);
+		g->spans[i].watch = NULL;
+	}
+}
+
 /*
  * Revokes a grant already unlinked from its connection: no new mapping can
  * start, every existing one is zapped, then the pages are unpinned and the
@@ -269,7 +265,8 @@ static void grant_revoke(struct vsock_shm_dev *sd, struct vsock_shm_grant *g)
 	mutex_unlock(&g->lock);
 
 	old = xa_erase(&vsock_shm_grant_ids, g->id);
-	grant_zap_all(g);
+	grant_zap(g);
+	grant_unwatch(g);
 	grant_unpin(sd, g);
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_GRANTS_REVOKED);
 	if (old)
@@ -385,6 +382,39 @@ u32 vsock_shm_grants_recheck(struct vsock_shm_dev *sd,
 	}
 	mutex_unlock(&sd->lock);
 	return checked;
+}
+
+/*
+ * In the vhost worker, after the VMM's memory under some grant was
+ * invalidated (watch.c): revokes every grant with a watched range whose
+ * pages the VMM no longer maps at their addresses.
+ */
+u32 vsock_shm_grants_recheck_watches(struct vsock_shm_dev *sd)
+{
+	struct vsock_shm_grant *g, *tmp;
+	struct vsock_shm_conn *c;
+	u32 revoked = 0, i;
+	LIST_HEAD(dead);
+	int bkt;
+
+	mutex_lock(&sd->lock);
+	hash_for_each(sd->conns, bkt, c, node) {
+		list_for_each_entry_safe(g, tmp, &c->grants, conn_node) {
+			for (i = 0; i < g->nr_spans; i++)
+				if (!vsock_shm_watch_still_mapped(g->spans[i].watch))
+					break;
+			if (i == g->nr_spans)
+				continue;
+			pr_info_ratelimited("vhost_vsock_shm: cid %u port %u->%u region %u: revoked, the VMM's memory under it changed\n",
+					    g->cid, g->guest_port, g->host_port,
+					    g->region);
+			list_move_tail(&g->conn_node, &dead);
+			revoked++;
+		}
+	}
+	mutex_unlock(&sd->lock);
+	revoke_list(sd, &dead);
+	return revoked;
 }
 
 /* Revokes the grants vsock_shm_grants_recheck() put on @dead. */
@@ -506,7 +536,6 @@ static struct vsock_shm_grant *grant_create(struct vsock_shm_dev *sd,
 		goto out_free;
 	kref_init(&g->ref);
 	mutex_init(&g->lock);
-	INIT_LIST_HEAD(&g->mms);
 	INIT_LIST_HEAD(&g->runs);
 	g->cid = sd->cid;
 	g->guest_port = c->guest_port;
@@ -545,6 +574,35 @@ out_free:
 	return NULL;
 }
 
+/*
+ * Says whether the VMM memory at [hva, hva + n pages) may be pinned for the
+ * long term and written: anonymous or private memory (a write breaks COW
+ * into anonymous pages), shmem (memfd, tmpfs) and hugetlb. A shared mapping
+ * of another file system's page cache is refused: a writable long-term pin
+ * of it corrupts it (writeback of a page being written). Called with the
+ * mmap_lock held.
+ */
+static bool extent_pinnable(struct mm_struct *mm, u64 hva, u32 n)
+{
+	u64 end = hva + ((u64)n << PAGE_SHIFT);
+	struct vm_area_struct *vma;
+
+	while (hva < end) {
+		vma = vma_lookup(mm, hva);
+		if (!vma || (vma->vm_flags & (VM_IO | VM_PFNMAP)))
+			return false;
+		if ((vma->vm_flags & VM_SHARED) && vma->vm_file &&
+		    !is_vm_hugetlb_page(vma) &&
+		    file_inode(vma->vm_file)->i_sb->s_magic != TMPFS_MAGIC) {
+			pr_info_ratelimited("vhost_vsock_shm: guest memory at %#llx is a shared mapping of a %s file: not pinned\n",
+					    hva, vma->vm_file->f_path.dentry->d_sb->s_type->name);
+			return false;
+		}
+		hva = vma->vm_end;
+	}
+	return true;
+}
+
 /* Pins n pages of the VMM at hva into pages[]. Returns 0 or -errno. */
 static int pin_extent(struct mm_struct *mm, u64 hva, u32 n,
 		      struct page **pages)
@@ -553,6 +611,10 @@ static int pin_extent(struct mm_struct *mm, u64 hva, u32 n,
 	long got = 0;
 
 	mmap_read_lock(mm);
+	if (!extent_pinnable(mm, hva, n)) {
+		mmap_read_unlock(mm);
+		return -EOPNOTSUPP;
+	}
 	while (done < n) {
 		got = pin_user_pages_remote(mm, hva + ((u64)done << PAGE_SHIFT),
 					    n - done, FOLL_WRITE | FOLL_LONGTERM,
@@ -566,6 +628,30 @@ static int pin_extent(struct mm_struct *mm, u64 hva, u32 n,
 		return 0;
 	unpin_user_pages(pages, done);
 	return got < 0 ? (int)got : -EFAULT;
+}
+
+/* Tries at pinning an extent that something else keeps invalidating. */
+#define PIN_TRIES	3
+
+/*
+ * Pins an extent under its watch: if the VMM's range was invalidated while
+ * it was pinned (pinning can break COW or migrate pages itself), the pages
+ * may already be stale and it is pinned again. Returns 0 or an enum vshm_err.
+ */
+static int pin_watched(struct vsock_shm_dev *sd, struct vsock_shm_watch *w,
+		       u64 hva, u32 n, struct page **pages)
+{
+	int tries;
+
+	for (tries = 0; tries < PIN_TRIES; tries++) {
+		vsock_shm_watch_begin(w);
+		if (pin_extent(sd->mm, hva, n, pages))
+			return VSHM_E_PIN;
+		if (vsock_shm_watch_pinned_stable(w))
+			return 0;
+		unpin_user_pages(pages, n);
+	}
+	return VSHM_E_BUSY;
 }
 
 /* Length of the run of host-contiguous pages starting at pages[0]. */
@@ -662,10 +748,11 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 			  struct vsock_shm_pkt *pkt, u32 *grant_id, u32 *detail)
 {
 	const struct vshm_wire_info *info = &pkt->info;
+	struct vsock_shm_watch *watch;
 	struct vsock_shm_grant *g;
 	u64 t0 = ktime_get_ns();
 	u32 i, pos;
-	int err = 0, ret;
+	int err = 0;
 
 	*detail = VSHM_NO_INDEX;
 	/* The VMM logs dirty pages (migration.c): nothing is shared now. */
@@ -704,20 +791,25 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 		u32 n;
 
 		vshm_wire_ext_get(info->ext, i, &gpa, &n);
-		ret = pin_extent(sd->mm, pkt->hva[i], n, g->pages + pos);
-		if (ret) {
-			err = VSHM_E_PIN;
+		watch = vsock_shm_watch_start(sd, pkt->hva[i], n, g->pages + pos);
+		if (IS_ERR(watch)) {
+			err = VSHM_E_NOMEM;
 			*detail = i;
 			goto out_revoke;
 		}
-		mutex_lock(&sd->lock);
-		err = record_runs(sd, g, g->pages + pos, n);
-		if (!err)
-			sd->pinned_pages += n;
-		mutex_unlock(&sd->lock);
-		if (err) {
+		err = pin_watched(sd, watch, pkt->hva[i], n, g->pages + pos);
+		if (!err) {
+			mutex_lock(&sd->lock);
+			err = record_runs(sd, g, g->pages + pos, n);
+			if (!err)
+				sd->pinned_pages += n;
+			mutex_unlock(&sd->lock);
 			/* Not recorded, so not the grant's: unpin them here. */
-			unpin_user_pages(g->pages + pos, n);
+			if (err)
+				unpin_user_pages(g->pages + pos, n);
+		}
+		if (err) {
+			vsock_shm_watch_stop(watch);
 			*detail = i;
 			goto out_revoke;
 		}
@@ -729,6 +821,7 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 		span->hva = pkt->hva[i];
 		span->nr_pages = n;
 		span->how = pkt->ctx.xlat_how;
+		span->watch = watch;
 		pos += n;
 		g->filled = pos;
 	}
@@ -791,127 +884,82 @@ struct vsock_shm_grant *vsock_shm_grant_get_for_sock(u32 id,
 }
 EXPORT_SYMBOL_GPL(vsock_shm_grant_get_for_sock);
 
-/* Called with g->lock held. */
-static struct vsock_shm_grant_mm *grant_mm(struct vsock_shm_grant *g,
-					   struct mm_struct *mm)
-{
-	struct vsock_shm_grant_mm *gm;
-
-	list_for_each_entry(gm, &g->mms, node)
-		if (gm->mm == mm)
-			return gm;
-	return NULL;
-}
-
 static void grant_vm_open(struct vm_area_struct *vma)
 {
 	struct vsock_shm_grant *g = vma->vm_private_data;
-	struct vsock_shm_grant_mm *gm;
 
 	kref_get(&g->ref);
-	mutex_lock(&g->lock);
-	gm = grant_mm(g, vma->vm_mm);
-	if (!WARN_ON_ONCE(!gm))
-		gm->nr_vmas++;
-	mutex_unlock(&g->lock);
 }
 
 static void grant_vm_close(struct vm_area_struct *vma)
 {
-	struct vsock_shm_grant *g = vma->vm_private_data;
-	struct vsock_shm_grant_mm *gm;
-
-	mutex_lock(&g->lock);
-	gm = grant_mm(g, vma->vm_mm);
-	if (gm && --gm->nr_vmas == 0) {
-		list_del(&gm->node);
-		mmdrop(gm->mm);
-		kfree(gm);
-	}
-	mutex_unlock(&g->lock);
-	vsock_shm_grant_put(g);
+	vsock_shm_grant_put(vma->vm_private_data);
 }
 
-/* No ->fault: an access after revocation gets SIGBUS. */
+/*
+ * The first access to a mapping maps all of it (one fault, not one per
+ * page). Under the grant lock: a revocation either comes first (SIGBUS)
+ * or finds these PTEs to zap.
+ */
+static vm_fault_t grant_vm_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct vsock_shm_grant *g = vma->vm_private_data;
+	unsigned long first = vma->vm_pgoff & VSOCK_SHM_GRANT_PGOFF_MASK;
+	unsigned long i, n = vma_pages(vma);
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+
+	mutex_lock(&g->lock);
+	if (g->state != VSOCK_SHM_GRANT_COMPLETE || first + n > g->nr_pages)
+		goto out_unlock;
+	for (i = 0; i < n; i++) {
+		ret = vmf_insert_pfn(vma, vma->vm_start + (i << PAGE_SHIFT),
+				     page_to_pfn(g->pages[first + i]));
+		if (ret != VM_FAULT_NOPAGE)
+			break;
+	}
+out_unlock:
+	mutex_unlock(&g->lock);
+	return ret;
+}
+
 static const struct vm_operations_struct vsock_shm_grant_vm_ops = {
 	.open = grant_vm_open,
 	.close = grant_vm_close,
+	.fault = grant_vm_fault,
 };
 
 /*
- * Maps pages [first_page, first_page + vma size) of a complete grant into
- * @vma with one remap_pfn_range() per run of host-contiguous pages. Called
- * from the mapper's ->mmap, with the caller's mmap_lock held for writing.
+ * Sets up @vma to map pages [first_page, first_page + vma size) of a
+ * complete grant, from the mapper's ->mmap (the file's f_mapping is the
+ * grants' address_space). Nothing is mapped before the first fault.
  */
 int vsock_shm_grant_mmap(struct vsock_shm_grant *g, struct vm_area_struct *vma,
 			 unsigned long first_page)
 {
-	unsigned long n = vma_pages(vma), addr = vma->vm_start, i, run;
-	struct vsock_shm_grant_mm *gm;
+	unsigned long n = vma_pages(vma);
 	int ret = 0;
 
 	if (first_page > g->nr_pages || n > g->nr_pages - first_page)
 		return -EINVAL;
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
+	if (vma->vm_file->f_mapping != vsock_shm_grant_mapping())
+		return -EINVAL;
 
 	mutex_lock(&g->lock);
-	if (g->state != VSOCK_SHM_GRANT_COMPLETE) {
+	if (g->state != VSOCK_SHM_GRANT_COMPLETE)
 		ret = -ENODEV;
-		goto out_unlock;
-	}
-	gm = grant_mm(g, vma->vm_mm);
-	if (!gm) {
-		gm = kzalloc(sizeof(*gm), GFP_KERNEL);
-		if (!gm) {
-			ret = -ENOMEM;
-			goto out_unlock;
-		}
-		gm->mm = vma->vm_mm;
-		mmgrab(gm->mm);
-		list_add(&gm->node, &g->mms);
-	}
-	gm->nr_vmas++;
-	kref_get(&g->ref);
 	mutex_unlock(&g->lock);
+	if (ret)
+		return ret;
 
-	vma->vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
+	kref_get(&g->ref);
+	vma->vm_flags |= VM_IO | VM_PFNMAP | VM_DONTCOPY | VM_DONTEXPAND |
+			 VM_DONTDUMP;
 	vma->vm_private_data = g;
 	vma->vm_ops = &vsock_shm_grant_vm_ops;
-
-	/*
-	 * Revocation cannot unpin before it has our mmap_lock, that is before
-	 * this VMA is in place: the pages stay pinned while we remap them.
-	 */
-	for (i = 0; i < n; i += run) {
-		unsigned long pfn = page_to_pfn(g->pages[first_page + i]);
-
-		for (run = 1; i + run < n; run++)
-			if (page_to_pfn(g->pages[first_page + i + run]) != pfn + run)
-				break;
-		ret = remap_pfn_range(vma, addr + (i << PAGE_SHIFT), pfn,
-				      run << PAGE_SHIFT, vma->vm_page_prot);
-		if (ret)
-			break;
-	}
-	if (ret) {
-		/* mmap_region() unmaps without ->close: undo our part. */
-		vma->vm_ops = NULL;
-		vma->vm_private_data = NULL;
-		mutex_lock(&g->lock);
-		if (--gm->nr_vmas == 0) {
-			list_del(&gm->node);
-			mmdrop(gm->mm);
-			kfree(gm);
-		}
-		mutex_unlock(&g->lock);
-		vsock_shm_grant_put(g);
-	}
-	return ret;
-
-out_unlock:
-	mutex_unlock(&g->lock);
-	return ret;
+	return 0;
 }
 EXPORT_SYMBOL_GPL(vsock_shm_grant_mmap);
 
@@ -942,12 +990,40 @@ void vsock_shm_grants_show(struct seq_file *m)
 	xa_unlock(&vsock_shm_grant_ids);
 }
 
+static int vsock_shm_fs_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, VSOCK_SHM_FS_MAGIC) ? 0 : -ENOMEM;
+}
+
+/* No .owner: the module's own mount would keep it loaded for ever. */
+static struct file_system_type vsock_shm_fs_type = {
+	.name			= "vsock_shm_grants",
+	.init_fs_context	= vsock_shm_fs_init_fs_context,
+	.kill_sb		= kill_anon_super,
+};
+
 int vsock_shm_grants_init(void)
 {
+	int ret;
+
+	vsock_shm_mnt = kern_mount(&vsock_shm_fs_type);
+	if (IS_ERR(vsock_shm_mnt))
+		return PTR_ERR(vsock_shm_mnt);
+	vsock_shm_inode = alloc_anon_inode(vsock_shm_mnt->mnt_sb);
+	if (IS_ERR(vsock_shm_inode)) {
+		ret = PTR_ERR(vsock_shm_inode);
+		goto out_unmount;
+	}
 	return 0;
+
+out_unmount:
+	kern_unmount(vsock_shm_mnt);
+	return ret;
 }
 
 void vsock_shm_grants_exit(void)
 {
 	WARN_ON(!xa_empty(&vsock_shm_grant_ids));
+	iput(vsock_shm_inode);
+	kern_unmount(vsock_shm_mnt);
 }

@@ -24,11 +24,14 @@ struct socket;
 struct virtio_transport;
 struct vsock_shm_dev;
 struct vsock_shm_pkt;
+struct vsock_shm_watch;
 
 /* Grant ids are 1..2^31-1; each owns 2 GiB of mapper file offsets. */
 #define VSOCK_SHM_GRANT_ID_MAX		0x7fffffffU
 #define VSOCK_SHM_GRANT_MAP_SHIFT	31
 #define VSOCK_SHM_GRANT_MAX_PAGES	(1U << (VSOCK_SHM_GRANT_MAP_SHIFT - PAGE_SHIFT))
+/* The page of its grant a mapping's vm_pgoff names. */
+#define VSOCK_SHM_GRANT_PGOFF_MASK	(VSOCK_SHM_GRANT_MAX_PAGES - 1UL)
 
 enum vsock_shm_grant_state {
 	VSOCK_SHM_GRANT_FILLING,	/* chunks still expected */
@@ -48,14 +51,6 @@ struct vsock_shm_conn {
 	bool mid_msg;			/* last packet had no EOM */
 	bool shared;			/* a grant was made on it */
 	struct list_head grants;	/* vsock_shm_grant.conn_node */
-};
-
-/* An mm that maps a grant, and how many of its VMAs do. */
-struct vsock_shm_grant_mm {
-	struct list_head node;
-	struct mm_struct *mm;		/* mmgrab()ed */
-	unsigned int nr_vmas;
-	bool zapped;			/* visited by the current revocation */
 };
 
 struct vsock_shm_grant {
@@ -81,7 +76,6 @@ struct vsock_shm_grant {
 	u32 filled;			/* pages pinned so far */
 	u32 nr_runs;			/* host-contiguous runs, when complete */
 	u64 pin_ns;
-	struct list_head mms;		/* struct vsock_shm_grant_mm */
 
 	/* Filled by the vhost worker, emptied at revocation: */
 	struct list_head runs;		/* struct vsock_shm_run */
@@ -104,6 +98,7 @@ struct vsock_shm_span {
 	u64 hva;
 	u32 nr_pages;
 	u32 how;
+	struct vsock_shm_watch *watch;	/* the VMM's range (watch.c) */
 };
 
 /*
@@ -137,6 +132,8 @@ u32 vsock_shm_grants_recheck(struct vsock_shm_dev *sd,
 			     vsock_shm_span_check_t check, void *arg,
 			     struct list_head *dead);
 void vsock_shm_grants_revoke(struct vsock_shm_dev *sd, struct list_head *dead);
+/* Revokes grants whose pages the VMM no longer maps; returns how many. */
+u32 vsock_shm_grants_recheck_watches(struct vsock_shm_dev *sd);
 /* Called on each span of a grant after it was revoked. */
 typedef void (*vsock_shm_span_fn_t)(void *arg,
 				    const struct vsock_shm_span *span);
@@ -144,6 +141,7 @@ u32 vsock_shm_grants_revoke_all(struct vsock_shm_dev *sd,
 				vsock_shm_span_fn_t done, void *arg);
 
 /* For the mapper module. */
+struct address_space *vsock_shm_grant_mapping(void);
 struct vsock_shm_grant *vsock_shm_grant_get_for_sock(u32 id,
 						     struct socket *sock);
 void vsock_shm_grant_put(struct vsock_shm_grant *g);

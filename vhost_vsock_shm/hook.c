@@ -37,9 +37,11 @@ static void pkt_ctx_init(struct vsock_shm_pkt *pkt, u32 cid,
 	memset(ctx, 0, sizeof(*ctx));
 	memset(&pkt->info, 0, sizeof(pkt->info));
 	pkt->msg = NULL;
+	pkt->unprivileged_ok = false;
 	ctx->cid = cid;
 	ctx->src_port = le32_to_cpu(hdr->src_port);
 	ctx->dst_port = le32_to_cpu(hdr->dst_port);
+	ctx->privileged = ctx->src_port < VSHM_PRIVILEGED_PORTS;
 	ctx->type = le16_to_cpu(hdr->type);
 	ctx->op = le16_to_cpu(hdr->op);
 	ctx->flags = le32_to_cpu(hdr->flags);
@@ -106,8 +108,13 @@ static void pkt_refuse(struct vsock_shm_pkt *pkt, struct sk_buff *skb,
 
 	if (code > VSHM_E_MAX)
 		code = VSHM_E_INTERNAL;
-	/* Too short for a REFUSED: then it must not stay a message at all. */
-	if (vshm_wire_mark_refused(skb->data, skb->len, code, detail))
+	/*
+	 * A fragment too short for a REFUSED must not stay a message at all:
+	 * its continuations, never parsed, would complete it. A whole one
+	 * that short cannot pass the server's own check of a list.
+	 */
+	if (vshm_wire_mark_refused(skb->data, skb->len, code, detail) &&
+	    !pkt->ctx.whole)
 		vshm_wire_neuter(skb->data, skb->len, code);
 	vsock_shm_stat_refused(code);
 	pr_info_ratelimited("vhost_vsock_shm: cid %u port %u->%u region %u: refused: %s (extent %d)\n",
@@ -147,6 +154,16 @@ static void pkt_apply(struct vsock_shm_pkt *pkt, struct sk_buff *skb,
 	/* VSOCK_SHM_TRANSLATE: the kfunc only allows it after a translation. */
 	if (ctx->xlat_status) {
 		pkt_refuse(pkt, skb, c, ctx->xlat_status, ctx->xlat_detail);
+		return;
+	}
+	/*
+	 * Any guest process can send anything: the GPAs of guest kernel
+	 * memory too. Only a port that needs CAP_NET_BIND_SERVICE in the guest
+	 * shares, unless the policy accepts this one.
+	 */
+	if (!ctx->privileged && !pkt->unprivileged_ok) {
+		vsock_shm_stat_verdict(ctx->policy, false);
+		pkt_refuse(pkt, skb, c, VSHM_E_PORT, VSHM_NO_INDEX);
 		return;
 	}
 	err = vsock_shm_grant_chunk(pkt->sd, c, pkt, &grant, &detail);

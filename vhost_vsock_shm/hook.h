@@ -20,5 +20,6 @@ int vsock_shm_translate_memslots(struct vsock_shm_pkt_ctx *ctx);
 int vsock_shm_translate_iotlb(struct vsock_shm_pkt_ctx *ctx);
 int vsock_shm_set_verdict(struct vsock_shm_pkt_ctx *ctx, u32 verdict,
 			  u32 code, u32 policy);
+int vsock_shm_allow_unprivileged(struct vsock_shm_pkt_ctx *ctx);
 
 #endif /* _VHOST_VSOCK_SHM_HOOK_H */

@@ -7,7 +7,8 @@
  * connection (the socket fd it passes); mmap() at the offset it returns maps
  * the grant's pages. Nothing else can be mapped: there is no way to name a
  * physical address. A file's authorizations end with VSHM_IOC_UNMAP_GRANT or
- * its release; mappings end with munmap or the grant's revocation.
+ * its release; mappings end with munmap or the grant's revocation, which
+ * zaps them through the grants' address_space (the file's f_mapping).
  */
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -35,6 +36,8 @@ static int mapper_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	xa_init(&mf->grants);
 	file->private_data = mf;
+	/* Mappings of grants live in the grants' address_space: revocable. */
+	file->f_mapping = vsock_shm_grant_mapping();
 	return 0;
 }
 

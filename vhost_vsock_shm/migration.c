@@ -29,6 +29,7 @@
 #include "migration.h"
 #include "shm.h"
 #include "stats.h"
+#include "translate.h"
 #include "vhost.h"
 
 struct vsock_shm_migration {
@@ -39,6 +40,7 @@ struct vsock_shm_migration {
 /* Where the VMM's dirty log is, read under the TX virtqueue mutex. */
 struct dirty_log {
 	void __user *base;
+	struct vhost_iotlb *umem;	/* what the VMM sized the log for */
 	u64 pages;		/* guest pages marked */
 	bool failed;		/* some could not be marked */
 };
@@ -80,7 +82,9 @@ static void span_log(void *arg, const struct vsock_shm_span *span)
 {
 	struct dirty_log *log = arg;
 
+	/* Only where the VMM sized the log: inside its memory table. */
 	if (!log->base ||
+	    !vsock_shm_in_mem_table(log->umem, span->gpa, span->nr_pages) ||
 	    log_mark(log->base, span->gpa >> PAGE_SHIFT, span->nr_pages)) {
 		log->failed = true;
 		return;
@@ -101,6 +105,7 @@ static void migration_log_started(struct vhost_work *work)
 	/* The TX mutex: no packet creates a grant meanwhile. */
 	mutex_lock(&vq->mutex);
 	log.base = vq->log_base;
+	log.umem = vq->umem;
 	revoked = vsock_shm_grants_revoke_all(sd, span_log, &log);
 	if (log.pages && vq->log_ctx)
 		eventfd_signal(vq->log_ctx, 1);

@@ -16,6 +16,7 @@ struct vsock_shm_pkt {
 	struct vsock_shm_dev *sd;
 	void *msg;			/* payload, valid during the hook */
 	struct vshm_wire_info info;	/* the module's parse of the payload */
+	bool unprivileged_ok;		/* a policy accepts an unprivileged port */
 	u64 hva[VSHM_MAX_EXT_PER_MSG];	/* VMM address of each extent */
 	u32 scratch[VSHM_MAX_EXT_PER_MSG];
 };

@@ -21,6 +21,7 @@
 #include "shm.h"
 #include "stats.h"
 #include "translate.h"
+#include "watch.h"
 #include "vhost.h"
 
 int vsock_shm_init(struct virtio_transport *t)
@@ -36,7 +37,14 @@ int vsock_shm_init(struct virtio_transport *t)
 	ret = vsock_shm_grants_init();
 	if (ret)
 		return ret;
-	return vsock_shm_stats_init();
+	ret = vsock_shm_stats_init();
+	if (ret)
+		goto out_grants;
+	return 0;
+
+out_grants:
+	vsock_shm_grants_exit();
+	return ret;
 }
 
 void vsock_shm_exit(void)
@@ -78,6 +86,7 @@ int vsock_shm_dev_open(struct vsock_shm_dev *sd, struct vhost_dev *vdev)
 	sd->vdev = vdev;
 	vhost_work_init(&sd->reap, dev_reap);
 	vhost_work_init(&sd->stop, dev_stop);
+	vhost_work_init(&sd->watch, vsock_shm_watch_work);
 	mutex_init(&sd->lock);
 	hash_init(sd->conns);
 	sd->pfns = RB_ROOT_CACHED;
@@ -109,6 +118,8 @@ void vsock_shm_dev_release(struct vsock_shm_dev *sd)
 	vsock_shm_migration_unbind(sd);
 	vsock_shm_memmap_unbind(sd);
 	dev_unbind(sd);
+	/* A watch may have queued its recheck before it was stopped. */
+	vhost_dev_flush(sd->vdev);
 	WARN_ON_ONCE(sd->nr_grants || sd->pinned_pages ||
 		     !RB_EMPTY_ROOT(&sd->pfns.rb_root));
 	kvfree(sd->pkt);
@@ -117,22 +128,29 @@ void vsock_shm_dev_release(struct vsock_shm_dev *sd)
 	sd->vdev = NULL;
 }
 
+/* A KVM VM fd of a VM whose memory is the caller's (iterate_fd()). */
 static int match_kvm(const void *p, struct file *file, unsigned int fd)
 {
 	struct kvm **kvm = (struct kvm **)p;
+	struct kvm *candidate;
 
 	if (!file_is_kvm(file))
 		return 0;
-	*kvm = file->private_data;
-	kvm_get_kvm(*kvm);
+	candidate = file->private_data;
+	if (candidate->mm != current->mm)
+		return 0;
+	kvm_get_kvm(candidate);
+	*kvm = candidate;
 	return 1;
 }
 
 /*
  * VHOST_SET_OWNER, in the VMM's context: the VM whose guest this device
- * serves is the one the VMM holds a KVM VM fd of. A VMM without one (no
- * KVM) gets no memslot translation. The VMM's memlock limit and capability
- * bound what its guest may have pinned.
+ * serves is the one whose memory is the VMM's own (kvm->mm is the owner's
+ * mm), found among the VMM's open KVM VM fds; a VM fd another process
+ * created and passed in is never taken. A VMM without one (no KVM) gets no
+ * memslot translation. The VMM's memlock limit and capability bound what
+ * its guest may have pinned.
  */
 static void dev_bind(struct vsock_shm_dev *sd)
 {

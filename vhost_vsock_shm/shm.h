@@ -32,7 +32,7 @@ struct vsock_shm_migration;
  * VHOST_SET_FEATURES, read by the vhost worker: @dirty_log. Set at
  * VHOST_VSOCK_SET_GUEST_CID under the vhost device mutex: @guest_cid. Used
  * by the vhost worker only: @pkt, @pkts_seen, @cid. Set at open: @reap,
- * @stop. Everything else is guarded by @lock.
+ * @stop, @watch. Everything else is guarded by @lock.
  */
 struct vsock_shm_dev {
 	struct vhost_dev *vdev;
@@ -44,6 +44,7 @@ struct vsock_shm_dev {
 	u32 guest_cid;			/* as the VMM last set it */
 	struct vhost_work reap;		/* ends connections whose socket closed */
 	struct vhost_work stop;		/* ends every connection and grant */
+	struct vhost_work watch;	/* rechecks grants' VMM memory (watch.c) */
 	struct vsock_shm_memmap *memmap; /* memory map watch (memmap.c) */
 	struct vsock_shm_migration *migration; /* dirty logging (migration.c) */
 	bool dirty_log;			/* the VMM logs the device's writes */

@@ -33,6 +33,8 @@ static const char * const vsock_shm_stat_names[VSOCK_SHM_STAT_NR] = {
 	[VSOCK_SHM_STAT_GRANTS_REVOKED_DIRTY_LOG] = "grants_revoked_dirty_log",
 	[VSOCK_SHM_STAT_PAGES_LOGGED_DIRTY] = "pages_logged_dirty",
 	[VSOCK_SHM_STAT_PKTS_NEUTERED] = "pkts_neutered",
+	[VSOCK_SHM_STAT_WATCH_INVALIDATIONS] = "watch_invalidations",
+	[VSOCK_SHM_STAT_GRANTS_REVOKED_MEMORY] = "grants_revoked_memory",
 };
 
 /* debugfs directory; created at init, removed at exit. */

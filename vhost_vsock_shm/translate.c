@@ -22,20 +22,44 @@
 #include "translate.h"
 #include "vhost.h"
 
+/* What a translation through the memslots reads. */
+struct memslot_xlat {
+	struct kvm *kvm;		/* under kvm->srcu */
+	struct vhost_iotlb *umem;	/* under the TX virtqueue mutex */
+};
+
+/*
+ * Says whether [gpa, gpa + n pages) lies in one mapping of the device's
+ * memory table: the VMM sizes vhost's dirty log from that table, so only
+ * such pages can be marked in it (migration.c).
+ */
+bool vsock_shm_in_mem_table(struct vhost_iotlb *umem, u64 gpa, u32 n)
+{
+	u64 last = gpa + ((u64)n << PAGE_SHIFT) - 1;
+	struct vhost_iotlb_map *map;
+
+	map = umem ? vhost_iotlb_itree_first(umem, gpa, last) : NULL;
+	return map && map->start <= gpa && map->last >= last;
+}
+
 /*
  * Checks that extent [gfn, gfn + n) lies in one user memslot the guest may
- * write, and returns the VMM virtual address of its first page in *hva.
+ * write, that is neither logged by KVM (dirty tracking: VGA memory, or a
+ * migration) nor outside the device's memory table, and returns the VMM
+ * virtual address of its first page in *hva.
  */
 static int memslot_extent(void *arg, u64 gpa, u32 n, u64 *hva)
 {
-	struct kvm *kvm = arg;
+	struct memslot_xlat *x = arg;
 	u64 gfn = gpa >> PAGE_SHIFT;
-	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
+	struct kvm_memory_slot *slot = gfn_to_memslot(x->kvm, gfn);
 
 	if (!slot || slot->id >= KVM_USER_MEM_SLOTS ||
-	    (slot->flags & KVM_MEMSLOT_INVALID))
+	    (slot->flags & (KVM_MEMSLOT_INVALID | KVM_MEM_LOG_DIRTY_PAGES)))
 		return VSHM_E_NOTMAPPABLE;
 	if (gfn + n > slot->base_gfn + slot->npages)
+		return VSHM_E_NOTMAPPABLE;
+	if (!vsock_shm_in_mem_table(x->umem, gpa, n))
 		return VSHM_E_NOTMAPPABLE;
 	if (slot->flags & KVM_MEM_READONLY)
 		return VSHM_E_RDONLY;
@@ -87,19 +111,22 @@ static int xlat_applicable(struct vsock_shm_pkt_ctx *ctx)
 int vsock_shm_translate_memslots(struct vsock_shm_pkt_ctx *ctx)
 {
 	struct vsock_shm_pkt *pkt = to_pkt(ctx);
-	struct kvm *kvm = READ_ONCE(pkt->sd->kvm);
+	struct memslot_xlat x = {
+		.kvm = READ_ONCE(pkt->sd->kvm),
+		.umem = pkt->sd->vdev->vqs[VSOCK_VQ_TX]->umem,
+	};
 	int ret, idx;
 
 	ret = xlat_applicable(ctx);
 	if (ret)
 		return ret < 0 ? ret : xlat_result(ctx, ret, VSHM_NO_INDEX, 0);
-	if (!kvm)
+	if (!x.kvm)
 		return xlat_result(ctx, VSHM_E_NOTMAPPABLE, VSHM_NO_INDEX,
 				   VSOCK_SHM_XLAT_MEMSLOTS);
 
-	idx = srcu_read_lock(&kvm->srcu);
-	ret = xlat_extents(pkt, memslot_extent, kvm, VSOCK_SHM_XLAT_MEMSLOTS);
-	srcu_read_unlock(&kvm->srcu, idx);
+	idx = srcu_read_lock(&x.kvm->srcu);
+	ret = xlat_extents(pkt, memslot_extent, &x, VSOCK_SHM_XLAT_MEMSLOTS);
+	srcu_read_unlock(&x.kvm->srcu, idx);
 	return ret;
 }
 
@@ -149,9 +176,11 @@ int vsock_shm_translate_iotlb(struct vsock_shm_pkt_ctx *ctx)
 int vsock_shm_translate_again(struct kvm *kvm, struct vhost_iotlb *umem,
 			      u32 how, u64 gpa, u32 n, u64 *hva)
 {
+	struct memslot_xlat x = { .kvm = kvm, .umem = umem };
+
 	switch (how) {
 	case VSOCK_SHM_XLAT_MEMSLOTS:
-		return kvm ? memslot_extent(kvm, gpa, n, hva) : VSHM_E_NOTMAPPABLE;
+		return kvm ? memslot_extent(&x, gpa, n, hva) : VSHM_E_NOTMAPPABLE;
 	case VSOCK_SHM_XLAT_IOTLB:
 		return iotlb_extent(umem, gpa, n, hva);
 	default:
@@ -184,10 +213,23 @@ int vsock_shm_set_verdict(struct vsock_shm_pkt_ctx *ctx, u32 verdict,
 	return 0;
 }
 
+/*
+ * The policy accepts this GPA_LIST although it comes from an unprivileged
+ * guest port (ctx->privileged is 0): any process of the guest may share.
+ */
+int vsock_shm_allow_unprivileged(struct vsock_shm_pkt_ctx *ctx)
+{
+	if (ctx->msg_type != VSHM_MSG_GPA_LIST)
+		return -EINVAL;
+	to_pkt(ctx)->unprivileged_ok = true;
+	return 0;
+}
+
 BTF_SET8_START(vsock_shm_kfunc_ids)
 BTF_ID_FLAGS(func, vsock_shm_translate_memslots)
 BTF_ID_FLAGS(func, vsock_shm_translate_iotlb)
 BTF_ID_FLAGS(func, vsock_shm_set_verdict)
+BTF_ID_FLAGS(func, vsock_shm_allow_unprivileged)
 BTF_SET8_END(vsock_shm_kfunc_ids)
 
 static const struct btf_kfunc_id_set vsock_shm_kfunc_set = {

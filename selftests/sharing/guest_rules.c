@@ -20,13 +20,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
 #include "extent.h"
 #include "pagemap.h"
 #include "pattern.h"
+#include "privport.h"
 #include "proto.h"
 
 #define HOST_CID	2
@@ -48,7 +51,9 @@ static int vconnect(void)
 	};
 	int s = socket(AF_VSOCK, SOCK_SEQPACKET, 0);
 
-	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
+	/* Root shares from a privileged port, as the guest library does. */
+	if (s < 0 || vshm_bind_privileged(s) ||
+	    connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
 		fprintf(stderr, "guest_rules: connect %u:%u: %s\n", HOST_CID,
 			port, strerror(errno));
 		if (s >= 0)
@@ -489,6 +494,96 @@ static void run_catalogue(void)
 	case_never_reads();
 }
 
+/* The guest physical range of the guest kernel's text, from /proc/iomem. */
+static int kernel_text(uint64_t *start, uint64_t *end)
+{
+	unsigned long long a, b;
+	char line[256];
+	int found = -1;
+	FILE *f = fopen("/proc/iomem", "r");
+
+	if (!f)
+		return -1;
+	while (found && fgets(line, sizeof(line), f))
+		if (strstr(line, ": Kernel code") &&
+		    sscanf(line, " %llx-%llx", &a, &b) == 2 && b > a) {
+			*start = a;
+			*end = b;
+			found = 0;
+		}
+	fclose(f);
+	return found;
+}
+
+/*
+ * An unprivileged guest process (uid 65534, no capabilities) names the
+ * guest kernel's text in a GPA list: payloads are opaque to the guest
+ * kernel, so only the host can stop it, by the guest port, which such a
+ * process can only take above 1023. Expected: VSHM_E_PORT.
+ */
+static void case_unprivileged_port(void)
+{
+	const char *name = "unprivileged_guest_process_refused";
+	unsigned char buf[VSHM_MAX_MSG];
+	struct sockaddr_vm sa = {
+		.svm_family = AF_VSOCK, .svm_cid = HOST_CID, .svm_port = port,
+	};
+	uint64_t start, end;
+	struct vshm_run r;
+	struct vshm_msg m;
+	int st, pfd[2];
+	int code = -1;
+	pid_t pid;
+	ssize_t len;
+
+	if (kernel_text(&start, &end) || !start || pipe(pfd)) {
+		report(name, 0, "no Kernel code in /proc/iomem");
+		return;
+	}
+	r = (struct vshm_run){ start & ~4095ULL, 16 };
+	pid = fork();
+	if (pid == 0) {
+		int s = -1, bound;
+
+		close(pfd[0]);
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(2);
+		s = socket(AF_VSOCK, SOCK_SEQPACKET, 0);
+		/* It cannot take a privileged port: the host sees 1024+. */
+		bound = vshm_bind_privileged(s);
+		if (s < 0 || bound != -EACCES ||
+		    connect(s, (struct sockaddr *)&sa, sizeof(sa)) ||
+		    alloc_region(s, 1, 16))
+			_exit(3);
+		len = list_of(buf, 1, &r, 1);
+		if (len < 0 || vsend(s, buf, (size_t)len))
+			_exit(4);
+		if (vrecv(s, &m, buf, sizeof(buf)) == VSHM_MSG_ERROR)
+			code = (int)m.error.code;
+		else
+			code = -(int)m.type;
+		if (write(pfd[1], &code, sizeof(code)) != sizeof(code))
+			_exit(5);
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (pid < 0 || read(pfd[0], &code, sizeof(code)) != sizeof(code)) {
+		if (pid > 0)
+			waitpid(pid, &st, 0);
+		close(pfd[0]);
+		report(name, 0, pid < 0 ? "fork failed" :
+			      "the unprivileged process failed before its answer");
+		return;
+	}
+	close(pfd[0]);
+	waitpid(pid, &st, 0);
+	if (code == -VSHM_MSG_MAPPED) {
+		report(name, 0, "the guest kernel's text was MAPPED for uid 65534");
+		return;
+	}
+	report_code(name, code, VSHM_E_PORT);
+}
+
 static void run_all(void)
 {
 	unsigned char buf[VSHM_MAX_MSG];
@@ -565,6 +660,7 @@ static void run_all(void)
 
 	case_dup_across_regions();
 	case_free_rules();
+	case_unprivileged_port();
 	run_catalogue();
 }
 

@@ -22,6 +22,7 @@
 
 #include "extent.h"
 #include "pagemap.h"
+#include "privport.h"
 #include "vshm_guest.h"
 
 #ifndef MAP_HUGE_SHIFT
@@ -145,6 +146,17 @@ struct vshm_guest *vshm_guest_connect(unsigned int cid, unsigned int port)
 	fd = socket(AF_VSOCK, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
+	/*
+	 * The host shares only from privileged ports by default. Without
+	 * CAP_NET_BIND_SERVICE the connection still works (a policy may accept
+	 * unprivileged ports; otherwise shares get VSHM_E_PORT).
+	 */
+	err = vshm_bind_privileged(fd);
+	if (err && err != -EACCES) {
+		close(fd);
+		errno = -err;
+		return NULL;
+	}
 	if (set_connect_timeout(fd, VSHM_GUEST_DEFAULT_TIMEOUT_MS) ||
 	    connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		err = errno;

@@ -52,8 +52,12 @@ struct vshm_region_stats {
 };
 
 /*
- * Connects to cid:port (SOCK_SEQPACKET). NULL with errno set on failure
- * (ECONNREFUSED: nobody listens, ETIMEDOUT, ...).
+ * Connects to cid:port (SOCK_SEQPACKET) from a privileged local port
+ * (below 1024) when the caller may bind one (CAP_NET_BIND_SERVICE): the
+ * host translates GPA lists only from those, unless its policy accepts
+ * others (VSHM_E_PORT otherwise). NULL with errno set on failure
+ * (ECONNREFUSED: nobody listens, ETIMEDOUT, EADDRINUSE: every privileged
+ * port is taken, ...).
  */
 struct vshm_guest *vshm_guest_connect(unsigned int cid, unsigned int port);
 

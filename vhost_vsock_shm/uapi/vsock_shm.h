@@ -90,9 +90,17 @@ enum vshm_err {
 	VSHM_E_BUSY		= 23,	/* host busy, retry later */
 	VSHM_E_DENIED		= 24,	/* refused by policy */
 	VSHM_E_INTERNAL		= 25,	/* host bug */
+	VSHM_E_PORT		= 26,	/* shared from an unprivileged guest port */
 };
 
-#define VSHM_E_MAX		VSHM_E_INTERNAL
+#define VSHM_E_MAX		VSHM_E_PORT
+
+/*
+ * Guest ports below this need CAP_NET_BIND_SERVICE in the guest: only
+ * GPA_LISTs sent from them are translated, unless the policy accepts
+ * others (docs/security.md).
+ */
+#define VSHM_PRIVILEGED_PORTS	1024
 
 /* 16 bytes; starts every message. */
 struct vshm_hdr {

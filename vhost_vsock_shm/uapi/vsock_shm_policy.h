@@ -41,7 +41,8 @@ struct vsock_shm_pkt_ctx {
 
 	__u8 msg_type;		/* enum vshm_msg_type, 0 if not a message */
 	__u8 whole;		/* the whole message is in this packet */
-	__u16 reserved;
+	__u8 privileged;	/* src_port < VSHM_PRIVILEGED_PORTS */
+	__u8 reserved;
 	__u32 msg_status;	/* module's validation: 0 or enum vshm_err */
 	__u32 region;
 	__u32 nr_ext;
