@@ -8,12 +8,15 @@
 # checks that the host's pins are back where they were. Writes TAP to OUT.
 #   selftests/vmm/run.sh OUT.tap
 # VMM_MODULES names another directory holding both modules (to check that
-# the tests fail against an older module).
+# the tests fail against an older module), VMM_CTL a vsock-shmctl whose
+# policies match them; VMM_TESTS="NAME ..." runs only those tests
+# (vmm_test -t NAME ...), by default all of them.
 set -uo pipefail
 
 OUT=$1 SUITE=vmm
 . "$(dirname "$0")/../lib.sh"
 M=${VMM_MODULES:-$M}
+CTL=${VMM_CTL:-$CTL}
 LOG=$R/vmm_test.log
 
 modprobe kvm_amd 2>/dev/null || modprobe kvm_intel
@@ -25,7 +28,9 @@ check hugepages_reserved hugepages_add 16
 BASE=$(pins)
 
 # The harness's "ok N vmm.NAME" lines become ours; its comments go along.
-VSHM_CTL=$CTL "$BUILD/selftests/vmm_test" > "$LOG" 2>&1
+ONLY=()
+for t in ${VMM_TESTS:-}; do ONLY+=(-t "$t"); done
+VSHM_CTL=$CTL "$BUILD/selftests/vmm_test" "${ONLY[@]}" > "$LOG" 2>&1
 echo "# vmm_test exited $?" | tee -a "$OUT"
 hugepages_restore
 found=0

@@ -4,8 +4,10 @@
  * VM without vCPUs whose "guest" is this program, speaking virtio-vsock on
  * the device's virtqueues itself. That lets a test do what no real guest
  * can: change the VM's memslots or the device's memory table under a live
- * grant, hand the module fragmented or impossible lists, or kill the VMM
- * at a chosen moment, and look at the pins and at the server's mapping.
+ * grant, hand the module fragmented or impossible lists or messages only
+ * the host may write, stop or renumber the device, starve it of RX buffers,
+ * or kill the VMM at a chosen moment, and look at the pins and at the
+ * server's mapping.
  *
  * Each test forks a host server (a small one, below) that listens on
  * AF_VSOCK SOCK_SEQPACKET and answers the protocol as vshm-server does,
@@ -17,7 +19,9 @@
  *
  * Runs as root in L1 with vhost_vsock_shm, vsock_shm_mapper and the default
  * policy loaded (selftests/vmm/run.sh). The mem_table tests swap to the
- * iotlb policy with $VSHM_CTL (vsock-shmctl) and back to default.
+ * iotlb policy with $VSHM_CTL (vsock-shmctl) and back to default; tests
+ * that lower a module parameter put it back. "vmm_test -t NAME ..." runs
+ * only the tests so named.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,12 +34,17 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/kvm.h>
+#include <linux/vhost.h>
 #include <linux/vm_sockets.h>
 
 #include "pattern.h"
@@ -46,6 +55,7 @@
 #define STATS_PATH	"/sys/kernel/debug/vhost_vsock_shm/stats"
 #define GRANTS_PATH	"/sys/kernel/debug/vhost_vsock_shm/grants"
 #define MAPPER_PATH	"/dev/vsock-shm-mapper"
+#define PARAMS_PATH	"/sys/module/vhost_vsock_shm/parameters/"
 
 #define PAGE		4096ULL
 #define SEED		VSHM_PATTERN_DEFAULT_SEED
@@ -54,6 +64,7 @@
 #define RECV_MS		15000	/* TCG is slow */
 #define REVOKE_MS	5000	/* "within a few seconds" */
 #define TEST_SECS	180
+#define CLOSE_WAIT_MS	30000	/* the host's vsock close timeout is 8 s */
 
 /* GPAs outside slots 0 and 1 that tests put extra slots at. */
 #define SLOT2_GPA	(48 * VM_MIB)
@@ -129,6 +140,82 @@ static bool grant_listed(uint64_t id)
 	return found;
 }
 
+/* A module parameter, as read from sysfs without its newline. */
+static int param_read(const char *name, char *val, size_t cap)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), PARAMS_PATH "%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, val, cap - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	val[n] = 0;
+	val[strcspn(val, "\n")] = 0;
+	return 0;
+}
+
+static int param_write(const char *name, const char *val)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), PARAMS_PATH "%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : n < 0 ? -errno : -EIO;
+}
+
+/*
+ * The module parameters tests change, as they were when vmm_test started
+ * (main() reads them). Every test's setup and teardown put them back: a
+ * test its timeout killed has no teardown.
+ */
+static struct {
+	const char *name;
+	char val[32];		/* "" if the module has no such parameter */
+} params[] = {
+	{ .name = "max_conns_per_vm" },
+	{ .name = "max_pages_per_vm" },
+};
+
+static void params_save(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(params); i++)
+		if (param_read(params[i].name, params[i].val, sizeof(params[i].val)))
+			params[i].val[0] = 0;
+}
+
+/* Returns 0, or -errno of the first parameter it could not put back. */
+static int params_restore(void)
+{
+	unsigned int i;
+	char now[32];
+	int err, ret = 0;
+
+	for (i = 0; i < ARRAY_SIZE(params); i++) {
+		if (!params[i].val[0] ||
+		    (!param_read(params[i].name, now, sizeof(now)) &&
+		     !strcmp(now, params[i].val)))
+			continue;
+		err = param_write(params[i].name, params[i].val);
+		if (err && !ret)
+			ret = err;
+	}
+	return ret;
+}
+
 static bool pins_at(long base)
 {
 	return host_pins() == base &&
@@ -154,9 +241,19 @@ static int64_t now_ms(void)
 
 /* ---- the host server, in a child process ---- */
 
-enum { CTL_PROBE = 1, CTL_WRITER_START, CTL_QUIT };
+enum {
+	CTL_PROBE = 1, CTL_WRITER_START, CTL_QUIT,
+	CTL_CLOSE_CONN,		/* close the connection's socket */
+	CTL_MAP_GRANT,		/* MAP_GRANT of grant arg with the conn's socket */
+	CTL_CHURN_START,	/* threads mapping, reading, unmapping the grant */
+};
 enum { PROBE_DATA, PROBE_SIGBUS, PROBE_NOMAP };
 enum { WRITER_NONE, WRITER_RUNNING, WRITER_SIGBUS, WRITER_STOPPED };
+
+#define SRV_MAPS	8	/* grants the server can have mapped at once */
+#define SRV_REGIONS	16	/* region ids it counts messages of */
+#define SRV_RAW		64	/* bytes kept of a message it cannot decode */
+#define CHURN_THREADS	4	/* server threads that map, read and unmap */
 
 struct ctl_req {
 	int op;
@@ -185,6 +282,21 @@ struct srv_shared {
 	volatile int unexpected;	/* messages it did not expect */
 	volatile long writes;		/* writer loop iterations */
 	volatile int writer;		/* WRITER_* */
+	volatile int hpa_lists[SRV_REGIONS];	/* HPA_LISTs, per region id */
+	volatile int maps[SRV_REGIONS];	/* grants mapped, per region id */
+	volatile int errors;		/* ERRORs it answered */
+	volatile uint32_t error_code;	/* the last one's code */
+	volatile int undecoded;		/* messages vshm_decode() rejected */
+	volatile uint32_t raw_len;	/* the last one's length, */
+	volatile uint64_t raw_hash;	/* the hash of its bytes, */
+	volatile unsigned char raw[SRV_RAW]; /* and its first bytes */
+	volatile long churn_maps;	/* mmaps of the churning threads */
+	volatile long churn_reads;	/* words they read and checked */
+	volatile int churn_sigbus;	/* reads that got SIGBUS */
+	volatile int churn_bad;		/* reads of anything but the marks */
+	volatile uint64_t churn_bad_value; /* the last such word */
+	volatile int churn_done;	/* threads ended (mmap refused) */
+	volatile int churn_errno;	/* why the last one ended */
 };
 
 struct server {
@@ -193,19 +305,36 @@ struct server {
 	struct srv_shared *sh;
 };
 
+/* One grant the server has mapped. */
+struct srv_map {
+	unsigned char *p;		/* NULL: a free entry */
+	uint64_t size;
+	uint64_t grant;
+	uint32_t region;
+};
+
 /* Server-side state, in the child only. */
 struct srv {
 	struct srv_shared *sh;
 	int ls, conn, ctl, mapper;
-	unsigned char *map;
-	uint64_t map_size;
-	uint64_t grant;
-	uint32_t region;
+	struct srv_map maps[SRV_MAPS];
+	struct srv_map *cur;		/* the last one mapped: probes, writer */
 	pthread_t writer;
 	bool writer_joinable;
 	volatile int writer_stop;
 	unsigned char buf[VSHM_MAX_MSG];
 };
+
+/* FNV-1a: the server's and the test's view of a message's bytes. */
+static uint64_t bytes_hash(const void *buf, size_t n)
+{
+	const unsigned char *b = buf;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (n--)
+		h = (h ^ *b++) * 0x100000001b3ULL;
+	return h;
+}
 
 static __thread sigjmp_buf fault_jb;
 static __thread volatile sig_atomic_t fault_armed;
@@ -221,14 +350,14 @@ static void on_sigbus(int sig)
 	raise(sig);
 }
 
-/* Reads the u64 at @off of the mapping: PROBE_DATA with *v, or PROBE_*. */
-static int srv_probe(struct srv *s, uint64_t off, uint64_t *v)
+/* Reads the u64 at @off of mapping @m: PROBE_DATA with *v, or PROBE_*. */
+static int srv_probe(const struct srv_map *m, uint64_t off, uint64_t *v)
 {
 	volatile uint64_t *p;
 
-	if (!s->map || off + 8 > s->map_size)
+	if (!m || !m->p || off + 8 > m->size)
 		return PROBE_NOMAP;
-	p = (volatile uint64_t *)(s->map + off);
+	p = (volatile uint64_t *)(m->p + off);
 	if (sigsetjmp(fault_jb, 1))
 		return PROBE_SIGBUS;
 	fault_armed = 1;
@@ -237,11 +366,12 @@ static int srv_probe(struct srv *s, uint64_t off, uint64_t *v)
 	return PROBE_DATA;
 }
 
-/* Writes through the mapping until revoked (SIGBUS) or told to stop. */
+/* Writes through the last mapping until revoked (SIGBUS) or told to stop. */
 static void *srv_writer(void *arg)
 {
 	struct srv *s = arg;
-	uint64_t pages = s->map_size / PAGE;
+	unsigned char *map = s->cur->p;
+	uint64_t pages = s->cur->size / PAGE;
 	volatile uint64_t i = 0;
 
 	if (sigsetjmp(fault_jb, 1)) {
@@ -250,7 +380,7 @@ static void *srv_writer(void *arg)
 	}
 	fault_armed = 1;
 	while (!__atomic_load_n(&s->writer_stop, __ATOMIC_ACQUIRE)) {
-		*(volatile uint64_t *)(s->map + (i % pages) * PAGE + 8) = i;
+		*(volatile uint64_t *)(map + (i % pages) * PAGE + 8) = i;
 		i = i + 1;
 		s->sh->writes = (long)i;
 	}
@@ -270,18 +400,39 @@ static void srv_writer_stop(struct srv *s)
 		s->sh->writer = WRITER_STOPPED;
 }
 
-static void srv_unmap(struct srv *s)
+/* The mapping of @region, or NULL. */
+static struct srv_map *srv_find(struct srv *s, uint32_t region)
 {
-	struct vshm_unmap_req u = { .grant = s->grant };
+	unsigned int i;
+
+	for (i = 0; i < SRV_MAPS; i++)
+		if (s->maps[i].grant && s->maps[i].region == region)
+			return &s->maps[i];
+	return NULL;
+}
+
+static void srv_unmap(struct srv *s, struct srv_map *m)
+{
+	struct vshm_unmap_req u = { .grant = m->grant };
 
 	srv_writer_stop(s);
-	if (s->map)
-		munmap(s->map, s->map_size);
-	s->map = NULL;
-	s->sh->mapped = 0;
-	if (s->grant)
+	if (m->p)
+		munmap(m->p, m->size);
+	if (m->grant)
 		ioctl(s->mapper, VSHM_IOC_UNMAP_GRANT, &u);
-	s->grant = 0;
+	*m = (struct srv_map){ 0 };
+	if (m == s->cur) {
+		s->cur = NULL;
+		s->sh->mapped = 0;
+	}
+}
+
+static void srv_unmap_all(struct srv *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < SRV_MAPS; i++)
+		srv_unmap(s, &s->maps[i]);
 }
 
 static void srv_reply(struct srv *s, ssize_t n)
@@ -290,41 +441,64 @@ static void srv_reply(struct srv *s, ssize_t n)
 		send(s->conn, s->buf, (size_t)n, 0);
 }
 
+/* Answers ERROR and remembers its code. */
+static void srv_error(struct srv *s, uint32_t region, uint32_t code,
+		      uint32_t detail, uint8_t orig_type)
+{
+	s->sh->error_code = code;
+	s->sh->errors++;
+	srv_reply(s, vshm_encode_error(s->buf, sizeof(s->buf), region, code,
+				       detail, orig_type));
+}
+
 /* The last chunk: map the grant, check the guest's pattern, mark ours. */
 static void srv_map(struct srv *s, const struct vshm_msg *m)
 {
 	struct vshm_map_req req = { .sock_fd = s->conn, .grant = m->list.grant };
 	struct vshm_pattern_bad bad;
+	struct srv_map *map;
+	unsigned int i;
 	void *p;
 
-	if (ioctl(s->mapper, VSHM_IOC_MAP_GRANT, &req)) {
-		s->sh->map_errno = errno;
-		srv_reply(s, vshm_encode_error(s->buf, sizeof(s->buf), m->region,
-					       VSHM_E_INTERNAL, VSHM_NO_INDEX,
-					       VSHM_MSG_GPA_LIST));
+	map = srv_find(s, m->region);
+	if (map)
+		srv_unmap(s, map);
+	for (i = 0; i < SRV_MAPS && s->maps[i].grant; i++)
+		;
+	if (i == SRV_MAPS) {
+		srv_error(s, m->region, VSHM_E_INTERNAL, VSHM_NO_INDEX,
+			  VSHM_MSG_GPA_LIST);
 		return;
 	}
-	s->grant = m->list.grant;
+	map = &s->maps[i];
+	if (ioctl(s->mapper, VSHM_IOC_MAP_GRANT, &req)) {
+		s->sh->map_errno = errno;
+		srv_error(s, m->region, VSHM_E_INTERNAL, VSHM_NO_INDEX,
+			  VSHM_MSG_GPA_LIST);
+		return;
+	}
+	map->grant = m->list.grant;
+	map->region = m->region;
 	p = mmap(NULL, req.size, PROT_READ | PROT_WRITE, MAP_SHARED, s->mapper,
 		 (off_t)req.offset);
 	if (p == MAP_FAILED) {
 		s->sh->map_errno = errno;
-		srv_unmap(s);
-		srv_reply(s, vshm_encode_error(s->buf, sizeof(s->buf), m->region,
-					       VSHM_E_INTERNAL, VSHM_NO_INDEX,
-					       VSHM_MSG_GPA_LIST));
+		srv_unmap(s, map);
+		srv_error(s, m->region, VSHM_E_INTERNAL, VSHM_NO_INDEX,
+			  VSHM_MSG_GPA_LIST);
 		return;
 	}
-	s->map = p;
-	s->map_size = req.size;
-	s->region = m->region;
+	map->p = p;
+	map->size = req.size;
+	s->cur = map;
 	s->sh->grant = m->list.grant;
 	s->sh->mapped = 1;
+	if (m->region < SRV_REGIONS)
+		s->sh->maps[m->region]++;
 	if (vshm_pattern_check(p, req.size, SEED, m->region, &bad)) {
 		s->sh->pattern_bad = 1;
-		srv_reply(s, vshm_encode_error(s->buf, sizeof(s->buf), m->region,
-					       VSHM_E_DENIED, VSHM_NO_INDEX,
-					       VSHM_MSG_GPA_LIST));
+		srv_error(s, m->region, VSHM_E_DENIED, VSHM_NO_INDEX,
+			  VSHM_MSG_GPA_LIST);
 		return;
 	}
 	vshm_pattern_mark(p, req.size, SEED, m->region);
@@ -335,13 +509,27 @@ static void srv_map(struct srv *s, const struct vshm_msg *m)
 /* FREE: the module revoked before we read it; the mapping must fault. */
 static void srv_free(struct srv *s, uint32_t region)
 {
+	struct srv_map *m = srv_find(s, region);
 	uint64_t v;
 
 	s->sh->frees++;
 	srv_writer_stop(s);
-	s->sh->free_probe = srv_probe(s, 0, &v);
-	srv_unmap(s);
+	s->sh->free_probe = srv_probe(m, 0, &v);
+	if (m)
+		srv_unmap(s, m);
 	srv_reply(s, vshm_encode_freed(s->buf, sizeof(s->buf), region));
+}
+
+/* A message that is not vsock-shm's (or no longer): keep what it was. */
+static void srv_undecoded(struct srv *s, size_t n)
+{
+	size_t i;
+
+	s->sh->undecoded++;
+	s->sh->raw_len = (uint32_t)n;
+	s->sh->raw_hash = bytes_hash(s->buf, n);
+	for (i = 0; i < SRV_RAW; i++)
+		s->sh->raw[i] = i < n ? s->buf[i] : 0;
 }
 
 /* One message from the guest (through the module), one answer. */
@@ -352,8 +540,8 @@ static void srv_message(struct srv *s, size_t n)
 
 	if (err) {
 		s->sh->unexpected++;
-		srv_reply(s, vshm_encode_error(s->buf, sizeof(s->buf), 0,
-					       (uint32_t)err, VSHM_NO_INDEX, m.type));
+		srv_undecoded(s, n);
+		srv_error(s, 0, (uint32_t)err, VSHM_NO_INDEX, m.type);
 		return;
 	}
 	switch (m.type) {
@@ -362,6 +550,8 @@ static void srv_message(struct srv *s, size_t n)
 		break;
 	case VSHM_MSG_HPA_LIST:
 		s->sh->grant = m.list.grant;
+		if (m.region < SRV_REGIONS)
+			s->sh->hpa_lists[m.region]++;
 		if (!m.list.last)
 			srv_reply(s, vshm_encode_chunk_ok(s->buf, sizeof(s->buf),
 							  m.region, m.list.first_page,
@@ -373,16 +563,14 @@ static void srv_message(struct srv *s, size_t n)
 		s->sh->refused_code = (int)m.list.status;
 		s->sh->refused_detail = m.list.detail;
 		s->sh->refused++;
-		srv_reply(s, vshm_encode_error(s->buf, sizeof(s->buf), m.region,
-					       m.list.status, m.list.detail,
-					       VSHM_MSG_GPA_LIST));
+		srv_error(s, m.region, m.list.status, m.list.detail,
+			  VSHM_MSG_GPA_LIST);
 		break;
 	case VSHM_MSG_GPA_LIST:
 		/* Untranslated: no policy took it. */
 		s->sh->unexpected++;
-		srv_reply(s, vshm_encode_error(s->buf, sizeof(s->buf), m.region,
-					       VSHM_E_NOPOLICY, VSHM_NO_INDEX,
-					       VSHM_MSG_GPA_LIST));
+		srv_error(s, m.region, VSHM_E_NOPOLICY, VSHM_NO_INDEX,
+			  VSHM_MSG_GPA_LIST);
 		break;
 	case VSHM_MSG_FREE:
 		srv_free(s, m.region);
@@ -405,6 +593,85 @@ static void srv_conn_end(struct srv *s)
 	s->sh->conn_ended = 1;
 }
 
+/*
+ * Would the mapper let the connection's socket map grant @grant? Asked on
+ * a file of its own: the server's authorizations stay as they were.
+ */
+static int srv_try_map(struct srv *s, uint64_t grant)
+{
+	struct vshm_map_req req = { .sock_fd = s->conn, .grant = grant };
+	int fd, ret;
+
+	if (s->conn < 0)
+		return -ENOTCONN;
+	fd = open(MAPPER_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, VSHM_IOC_MAP_GRANT, &req) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/*
+ * A churning thread: maps the current grant afresh, reads the first word
+ * of every page (the server's mark) and unmaps it, over and over, until
+ * mmap is refused (the grant is revoked). Every word read must be the
+ * mark; a fault must be SIGBUS. A word of a page freed under a mapping
+ * (zeros, with init_on_free=1) counts as bad.
+ */
+static void *srv_churn(void *arg)
+{
+	struct srv *s = arg;
+	struct srv_map m = *s->cur;
+	off_t off = (off_t)(m.grant << 31);
+	volatile uint64_t *w;
+	uint64_t pg, want;
+	void *p;
+
+	for (;;) {
+		p = mmap(NULL, m.size, PROT_READ, MAP_SHARED, s->mapper, off);
+		if (p == MAP_FAILED)
+			break;
+		__atomic_add_fetch(&s->sh->churn_maps, 1, __ATOMIC_RELAXED);
+		if (sigsetjmp(fault_jb, 1)) {
+			__atomic_add_fetch(&s->sh->churn_sigbus, 1, __ATOMIC_RELAXED);
+			munmap(p, m.size);
+			continue;
+		}
+		fault_armed = 1;
+		for (pg = 0; pg < m.size / PAGE; pg++) {
+			w = (volatile uint64_t *)((unsigned char *)p + pg * PAGE);
+			want = ~vshm_pattern_word(SEED, m.region, pg * PAGE);
+			if (*w != want) {
+				s->sh->churn_bad_value = *w;
+				__atomic_add_fetch(&s->sh->churn_bad, 1, __ATOMIC_RELAXED);
+			}
+			__atomic_add_fetch(&s->sh->churn_reads, 1, __ATOMIC_RELAXED);
+		}
+		fault_armed = 0;
+		munmap(p, m.size);
+	}
+	s->sh->churn_errno = errno;
+	__atomic_add_fetch(&s->sh->churn_done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int srv_churn_start(struct srv *s)
+{
+	pthread_t t;
+	int i, ret;
+
+	if (!s->cur)
+		return -ENOENT;
+	for (i = 0; i < CHURN_THREADS; i++) {
+		ret = pthread_create(&t, NULL, srv_churn, s);
+		if (ret)
+			return -ret;
+		pthread_detach(t);
+	}
+	return 0;
+}
+
 /* A request of the test; returns false on CTL_QUIT or a closed socket. */
 static bool srv_control(struct srv *s)
 {
@@ -415,11 +682,11 @@ static bool srv_control(struct srv *s)
 		return false;
 	switch (req.op) {
 	case CTL_PROBE:
-		rep.status = srv_probe(s, req.arg, &rep.value);
+		rep.status = srv_probe(s->cur, req.arg, &rep.value);
 		break;
 	case CTL_WRITER_START:
 		rep.status = -EINVAL;
-		if (s->map && s->sh->writer == WRITER_NONE) {
+		if (s->cur && s->sh->writer == WRITER_NONE) {
 			s->sh->writer = WRITER_RUNNING;
 			s->writer_stop = 0;
 			rep.status = -pthread_create(&s->writer, NULL, srv_writer, s);
@@ -428,6 +695,22 @@ static bool srv_control(struct srv *s)
 			else
 				s->writer_joinable = true;
 		}
+		break;
+	case CTL_CLOSE_CONN:
+		/* Like srv_conn_end(), but the host ends it: it stays mapped. */
+		rep.status = -ENOTCONN;
+		if (s->conn >= 0) {
+			srv_writer_stop(s);
+			close(s->conn);
+			s->conn = -1;
+			rep.status = 0;
+		}
+		break;
+	case CTL_MAP_GRANT:
+		rep.status = srv_try_map(s, req.arg);
+		break;
+	case CTL_CHURN_START:
+		rep.status = srv_churn_start(s);
 		break;
 	default:
 		return false;
@@ -492,7 +775,7 @@ srv_main(struct srv_shared *sh, int ctl, uint32_t port)
 	}
 	sh->ready = 1;
 	srv_loop(&s);
-	srv_unmap(&s);
+	srv_unmap_all(&s);
 	_exit(0);
 }
 
@@ -759,6 +1042,20 @@ static int run_ctl(const char *what)
 	return system(cmd) == 0 ? 0 : -EIO;
 }
 
+/*
+ * The device's memory table as QEMU gives it for the VM's RAM (slots 0 and
+ * 1) plus [gpa, gpa + size) at @hva: guest memory vhost may touch.
+ */
+static int mem_table_with(struct vring_vm *vm, uint64_t gpa, uint64_t size,
+			  void *hva)
+{
+	struct vm_mem_region r[3];
+	unsigned int n = vm_default_mem_table(vm, r);
+
+	r[n++] = (struct vm_mem_region){ .gpa = gpa, .size = size, .hva = hva };
+	return vm_set_mem_table(vm, r, n);
+}
+
 /* ---- the fixture ---- */
 
 FIXTURE(vmm) {
@@ -767,7 +1064,7 @@ FIXTURE(vmm) {
 	struct server srv;
 	struct vring_vm vm;
 	bool vm_up;
-	pid_t vmm_pid;		/* vmm_killed_revokes: the VMM child */
+	pid_t vmm_pid;		/* the VMM child of a test that forks one */
 	bool iotlb;		/* the iotlb policy was swapped in */
 	struct share sh;
 	uint64_t grant;
@@ -776,6 +1073,7 @@ FIXTURE(vmm) {
 FIXTURE_SETUP(vmm)
 {
 	self->srv.ctl = -1;
+	ASSERT_EQ(0, params_restore());
 	self->base_pins = host_pins();
 	ASSERT_LE(0, self->base_pins);
 	ASSERT_EQ(mod_stat("pages_pinned"), mod_stat("pages_unpinned")) {
@@ -798,6 +1096,8 @@ FIXTURE_TEARDOWN(vmm)
 	server_stop(&self->srv);
 	if (self->iotlb && run_ctl("policy swap default"))
 		TH_LOG("could not swap the default policy back");
+	if (params_restore())
+		TH_LOG("could not put the module parameters back");
 }
 
 /*
@@ -1113,6 +1413,7 @@ TEST_F_TIMEOUT(vmm, gpa_in_readonly_memslot_refused, TEST_SECS)
 	ASSERT_EQ(0, start_vm(self));
 	ASSERT_EQ(0, vm_set_slot(&self->vm, 2, SLOT2_GPA, EXTRA_SIZE, mem,
 				 KVM_MEM_READONLY));
+	ASSERT_EQ(0, mem_table_with(&self->vm, SLOT2_GPA, EXTRA_SIZE, mem));
 	self->sh = (struct share){
 		.region = REGION, .n = 2,
 		.runs = { { VM_SLOT1_GPA, 4 }, { SLOT2_GPA + 8 * PAGE, 16 } },
@@ -1147,6 +1448,7 @@ TEST_F_TIMEOUT(vmm, memslot_hole_unpinnable, TEST_SECS)
 	ASSERT_NE(NULL, mem);
 	ASSERT_EQ(0, start_vm(self));
 	ASSERT_EQ(0, vm_set_slot(&self->vm, 2, SLOT2_GPA, EXTRA_SIZE, mem, 0));
+	ASSERT_EQ(0, mem_table_with(&self->vm, SLOT2_GPA, EXTRA_SIZE, mem));
 	ASSERT_EQ(0, munmap(mem, EXTRA_SIZE));
 	one_extent(&self->sh, SLOT2_GPA, 16);
 	EXPECT_EQ(VSHM_E_PIN, share_refused(self, false));
@@ -1412,4 +1714,780 @@ TEST_F_TIMEOUT(vmm, free_while_server_writes, TEST_SECS)
 	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
 }
 
-TEST_HARNESS_MAIN
+/* ---- guest-made host messages ---- */
+
+#define FORGED_REGION	8
+
+/*
+ * A GPA_LIST the guest turned into an HPA_LIST itself: @sh's extents under
+ * grant @grant, for region @region. Only the module may write one.
+ */
+static ssize_t forge_hpa_list(void *buf, size_t cap, const struct share *sh,
+			      uint32_t region, uint64_t grant)
+{
+	ssize_t n = vshm_encode_gpa_list(buf, cap, region, 0, share_pages(sh),
+					 sh->runs, sh->n);
+
+	if (n > 0)
+		vshm_wire_mark_hpa(buf, grant);
+	return n;
+}
+
+/*
+ * A guest-made HPA_LIST naming the grant of the guest's live region, its
+ * first @first bytes in a packet of their own (too short to be marked
+ * REFUSED), the rest in a second one. The server must not take it for the
+ * module's: it answers an ERROR for a broken message, maps nothing, and no
+ * grant is created.
+ */
+static void forged_hpa_list_split(struct __test_metadata *_metadata,
+				  FIXTURE_DATA(vmm) *self, size_t first)
+{
+	static unsigned char buf[VSHM_MAX_MSG];
+	long long created0;
+	struct vshm_msg m;
+	ssize_t n;
+
+	ASSERT_EQ(0, start_vm(self));
+	two_extents(&self->sh);
+	ASSERT_EQ(0, share_mapped(self));
+	created0 = mod_stat("grants_created");
+	n = forge_hpa_list(buf, sizeof(buf), &self->sh, FORGED_REGION, self->grant);
+	ASSERT_LT(0, n);
+	ASSERT_EQ(0, vm_send_split(&self->vm, buf, (size_t)n, first));
+	ASSERT_EQ(0, guest_recv(&self->vm, &m));
+	EXPECT_TRUE(m.type == VSHM_MSG_ERROR &&
+		    (m.error.code == VSHM_E_MAGIC || m.error.code == VSHM_E_FRAG)) {
+		TH_LOG("answer %s, code %s", vshm_msg_type_name(m.type),
+		       m.type == VSHM_MSG_ERROR ? vshm_err_name(m.error.code) : "-");
+	}
+	EXPECT_EQ(0, self->srv.sh->hpa_lists[FORGED_REGION]) {
+		TH_LOG("the server took the guest's HPA_LIST for the module's");
+	}
+	EXPECT_EQ(0, self->srv.sh->maps[FORGED_REGION]) {
+		TH_LOG("the server mapped grant %llu as region %d",
+		       (unsigned long long)self->grant, FORGED_REGION);
+	}
+	EXPECT_EQ(created0, mod_stat("grants_created"));
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, FORGED_REGION));
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
+}
+
+/* 40 bytes: the header and part of the list's fixed part. */
+TEST_F_TIMEOUT(vmm, forged_hpa_list_short_first_fragment, TEST_SECS)
+{
+	forged_hpa_list_split(_metadata, self, 40);
+}
+
+/* 8 bytes: not even the header. */
+TEST_F_TIMEOUT(vmm, forged_hpa_list_8_byte_first_fragment, TEST_SECS)
+{
+	forged_hpa_list_split(_metadata, self, 8);
+}
+
+/* 2 bytes: only a prefix of the magic. */
+TEST_F_TIMEOUT(vmm, forged_hpa_list_2_byte_first_fragment, TEST_SECS)
+{
+	forged_hpa_list_split(_metadata, self, 2);
+}
+
+/*
+ * A connection the module does not track (max_conns_per_vm = 0) has no
+ * known message boundaries: the module parses none of its packets, and
+ * nothing of it reaches the server as the module's own. A message whose
+ * continuation is a whole valid GPA_LIST arrives with its start unchanged
+ * and its continuation untranslated (a packet that begins with the magic
+ * could start a message, so the module neuters it); a guest-made
+ * HPA_LIST in one packet arrives as REFUSED(VSHM_E_QUOTA); one too short
+ * to be marked arrives with its magic broken.
+ */
+TEST_F_TIMEOUT(vmm, untracked_connection_never_parsed, TEST_SECS)
+{
+	static unsigned char buf[16 + VSHM_MAX_MSG];
+	const uint32_t short_len = htole32(40);
+	long long seen0, created0;
+	struct vshm_msg m;
+	uint32_t magic;
+	ssize_t n;
+	int i;
+
+	ASSERT_EQ(0, param_write("max_conns_per_vm", "0"));
+	ASSERT_EQ(0, start_vm(self));
+	two_extents(&self->sh);
+	seen0 = mod_stat("lists_seen");
+	created0 = mod_stat("grants_created");
+
+	/* 16 ordinary bytes, then, in the same message, a GPA_LIST. */
+	memset(buf, 0xa5, 16);
+	n = vshm_encode_gpa_list(buf + 16, sizeof(buf) - 16, self->sh.region, 0,
+				 share_pages(&self->sh), self->sh.runs, self->sh.n);
+	ASSERT_LT(0, n);
+	n += 16;
+	ASSERT_EQ(0, vm_send_split(&self->vm, buf, (size_t)n, 16));
+	ASSERT_EQ(0, guest_recv(&self->vm, &m));
+	EXPECT_EQ(VSHM_MSG_ERROR, m.type);
+	EXPECT_EQ((uint32_t)VSHM_E_MAGIC, m.error.code);
+	EXPECT_EQ(seen0, mod_stat("lists_seen")) {
+		TH_LOG("the module parsed the continuation as a message");
+	}
+	EXPECT_EQ((uint32_t)n, self->srv.sh->raw_len);
+	EXPECT_EQ(0, memcmp((const void *)self->srv.sh->raw, buf, 16)) {
+		TH_LOG("the start of the message reached the server changed");
+	}
+	EXPECT_NE(VSHM_MSG_HPA_LIST, self->srv.sh->raw[16 + 5]) {
+		TH_LOG("the continuation was translated");
+	}
+	EXPECT_TRUE(pins_at(self->base_pins));
+
+	/* A guest-made HPA_LIST, whole. */
+	n = forge_hpa_list(buf, sizeof(buf), &self->sh, FORGED_REGION, 1);
+	ASSERT_LT(0, n);
+	ASSERT_EQ(0, vm_send(&self->vm, buf, (size_t)n));
+	ASSERT_EQ(0, guest_recv(&self->vm, &m));
+	EXPECT_EQ(VSHM_MSG_ERROR, m.type);
+	EXPECT_EQ((uint32_t)VSHM_E_QUOTA, m.error.code) {
+		TH_LOG("answer code %s", vshm_err_name(m.error.code));
+	}
+	EXPECT_EQ(0, self->srv.sh->hpa_lists[FORGED_REGION]);
+
+	/* The same cut to 40 bytes: too short to be marked REFUSED. */
+	memcpy(buf + offsetof(struct vshm_hdr, len), &short_len, sizeof(short_len));
+	ASSERT_EQ(0, vm_send(&self->vm, buf, 40));
+	ASSERT_EQ(0, guest_recv(&self->vm, &m));
+	EXPECT_EQ(VSHM_MSG_ERROR, m.type);
+	EXPECT_EQ(40U, self->srv.sh->raw_len);
+	for (i = 3, magic = 0; i >= 0; i--)
+		magic = magic << 8 | self->srv.sh->raw[i];
+	EXPECT_NE((uint32_t)VSHM_MAGIC, magic) {
+		TH_LOG("a guest-made list message reached the server with its magic");
+	}
+	EXPECT_EQ(0, self->srv.sh->hpa_lists[FORGED_REGION]);
+	EXPECT_EQ(seen0, mod_stat("lists_seen"));
+	EXPECT_EQ(created0, mod_stat("grants_created"));
+	EXPECT_TRUE(pins_at(self->base_pins));
+}
+
+/* ---- limits ---- */
+
+/*
+ * QUOTA_REGIONS regions of QUOTA_REGION_PAGES pages each, in disjoint
+ * ranges of slot 1: every region opened with a first chunk of one page
+ * before any gets the rest, then the rest in two more chunks. A limit of
+ * QUOTA_PAGES pages fits one region: the others must be refused, and the
+ * VM must never have more pinned.
+ */
+#define QUOTA_PAGES		1024
+#define QUOTA_REGIONS		4
+#define QUOTA_REGION_PAGES	1000
+#define QUOTA_CHUNKS		3
+
+/* Chunk c of a region: its pages [quota_chunk[c], quota_chunk[c + 1]). */
+static const uint32_t quota_chunk[QUOTA_CHUNKS + 1] = {
+	0, 1, 500, QUOTA_REGION_PAGES,
+};
+
+struct quota_run {
+	int err;		/* -errno or -EPROTO of a step that failed */
+	uint8_t answer[QUOTA_REGIONS][QUOTA_CHUNKS]; /* its type; 0: not sent */
+	uint32_t code[QUOTA_REGIONS];	/* the ERROR that ended the region */
+	long most_mod;		/* most pages the module had pinned at once */
+	long most_host;		/* most host pins above the baseline at once */
+};
+
+static void quota_region(struct share *sh, unsigned int r)
+{
+	one_extent(sh, VM_SLOT1_GPA + (uint64_t)r * QUOTA_REGION_PAGES * PAGE,
+		   QUOTA_REGION_PAGES);
+	sh->region = r + 1;
+}
+
+static long mod_pinned(void)
+{
+	return (long)(mod_stat("pages_pinned") - mod_stat("pages_unpinned"));
+}
+
+/* Chunk @c of region @r; its answer and the pins after it go into @q. */
+static int quota_send(struct vring_vm *vm, struct quota_run *q, unsigned int r,
+		      unsigned int c, long base_pins, long mod0)
+{
+	static unsigned char buf[VSHM_MAX_MSG];
+	struct vshm_msg m;
+	struct vshm_run run;
+	struct share sh;
+	ssize_t n;
+	int ret;
+
+	quota_region(&sh, r);
+	run.addr = sh.runs[0].addr + quota_chunk[c] * PAGE;
+	run.npages = quota_chunk[c + 1] - quota_chunk[c];
+	n = vshm_encode_gpa_list(buf, sizeof(buf), sh.region, quota_chunk[c],
+				 QUOTA_REGION_PAGES, &run, 1);
+	if (n < 0)
+		return (int)n;
+	ret = vm_send(vm, buf, (size_t)n);
+	if (!ret)
+		ret = guest_recv(vm, &m);
+	if (ret)
+		return ret < 0 ? ret : -EPROTO;
+	q->answer[r][c] = m.type;
+	if (m.type == VSHM_MSG_ERROR)
+		q->code[r] = m.error.code;
+	if (mod_pinned() - mod0 > q->most_mod)
+		q->most_mod = mod_pinned() - mod0;
+	if (host_pins() - base_pins > q->most_host)
+		q->most_host = host_pins() - base_pins;
+	return 0;
+}
+
+/* The whole run on @vm's connection, every region freed at the end. */
+static void quota_run(struct vring_vm *vm, long base_pins, struct quota_run *q)
+{
+	long mod0 = mod_pinned();
+	struct share sh;
+	unsigned int r, c;
+	int ret;
+
+	memset(q, 0, sizeof(*q));
+	for (r = 0; r < QUOTA_REGIONS && !q->err; r++) {
+		quota_region(&sh, r);
+		q->err = share_fill(vm, &sh);
+		if (!q->err)
+			q->err = guest_alloc(vm, &sh);
+		if (!q->err)
+			q->err = quota_send(vm, q, r, 0, base_pins, mod0);
+	}
+	for (c = 1; c < QUOTA_CHUNKS && !q->err; c++)
+		for (r = 0; r < QUOTA_REGIONS && !q->err; r++)
+			if (q->answer[r][c - 1] == VSHM_MSG_CHUNK_OK)
+				q->err = quota_send(vm, q, r, c, base_pins, mod0);
+	for (r = 0; r < QUOTA_REGIONS; r++) {
+		ret = guest_free(vm, r + 1);
+		if (ret != VSHM_MSG_FREED && !q->err)
+			q->err = ret < 0 ? ret : -EPROTO;
+	}
+}
+
+static void quota_check(struct __test_metadata *_metadata,
+			const struct quota_run *q)
+{
+	unsigned int r;
+
+	ASSERT_EQ(0, q->err) {
+		TH_LOG("the run failed: %s", strerror(-q->err));
+	}
+	for (r = 0; r < QUOTA_REGIONS; r++)
+		TH_LOG("region %u: %s %s %s, code %s", r + 1,
+		       vshm_msg_type_name(q->answer[r][0]),
+		       vshm_msg_type_name(q->answer[r][1]),
+		       vshm_msg_type_name(q->answer[r][2]),
+		       q->code[r] ? vshm_err_name(q->code[r]) : "-");
+	EXPECT_GE((long)QUOTA_PAGES, q->most_mod) {
+		TH_LOG("the module had %ld pages pinned for the VM at once",
+		       q->most_mod);
+	}
+	EXPECT_GE((long)QUOTA_PAGES, q->most_host) {
+		TH_LOG("the host had %ld more pages pinned at once", q->most_host);
+	}
+	EXPECT_EQ(VSHM_MSG_MAPPED, q->answer[0][QUOTA_CHUNKS - 1]);
+	for (r = 1; r < QUOTA_REGIONS; r++) {
+		EXPECT_EQ((uint32_t)VSHM_E_QUOTA, q->code[r]) {
+			TH_LOG("region %u, beyond the quota, was not refused", r + 1);
+		}
+	}
+}
+
+/* max_pages_per_vm: checked against the whole region at every chunk. */
+TEST_F_TIMEOUT(vmm, quota_holds_at_every_chunk, TEST_SECS)
+{
+	char val[16];
+	struct quota_run q;
+
+	snprintf(val, sizeof(val), "%d", QUOTA_PAGES);
+	ASSERT_EQ(0, param_write("max_pages_per_vm", val));
+	ASSERT_EQ(0, start_vm(self));
+	quota_run(&self->vm, self->base_pins, &q);
+	quota_check(_metadata, &q);
+	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
+}
+
+/* Drops @cap from this process's capability sets (capset(2), no libcap). */
+static int drop_cap(int cap)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &h, d))
+		return -errno;
+	d[CAP_TO_INDEX(cap)].effective &= ~CAP_TO_MASK(cap);
+	d[CAP_TO_INDEX(cap)].permitted &= ~CAP_TO_MASK(cap);
+	d[CAP_TO_INDEX(cap)].inheritable &= ~CAP_TO_MASK(cap);
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
+}
+
+/*
+ * A VMM without CAP_IPC_LOCK and with an RLIMIT_MEMLOCK of QUOTA_PAGES
+ * pages: the quota run, its result written to @wfd.
+ */
+static void __attribute__((noreturn))
+memlock_vmm_child(FIXTURE_DATA(vmm) *self, int wfd)
+{
+	struct rlimit rl = { QUOTA_PAGES * PAGE, QUOTA_PAGES * PAGE };
+	struct quota_run q = { 0 };
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	q.err = drop_cap(CAP_IPC_LOCK);
+	if (!q.err && setrlimit(RLIMIT_MEMLOCK, &rl))
+		q.err = -errno;
+	if (!q.err)
+		q.err = start_vm(self);
+	if (!q.err)
+		quota_run(&self->vm, self->base_pins, &q);
+	if (write(wfd, &q, sizeof(q)) != sizeof(q))
+		_exit(1);
+	_exit(0);
+}
+
+/* The VMM's RLIMIT_MEMLOCK: the same, for that VM. */
+TEST_F_TIMEOUT(vmm, quota_holds_at_every_chunk_memlock, TEST_SECS)
+{
+	struct quota_run q;
+	struct pollfd pfd;
+	int p[2];
+
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+	fflush(NULL);
+	self->vmm_pid = fork();
+	ASSERT_LE(0, self->vmm_pid);
+	if (self->vmm_pid == 0) {
+		close(p[0]);
+		memlock_vmm_child(self, p[1]);
+	}
+	close(p[1]);
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	ASSERT_EQ(1, poll(&pfd, 1, TEST_SECS * 1000 / 2));
+	ASSERT_EQ((ssize_t)sizeof(q), read(p[0], &q, sizeof(q)));
+	close(p[0]);
+	ASSERT_EQ(self->vmm_pid, waitpid(self->vmm_pid, NULL, 0));
+	self->vmm_pid = 0;
+	quota_check(_metadata, &q);
+	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
+}
+
+/* ---- grants end with the connection's host socket ---- */
+
+/*
+ * The VMM stops the device (VHOST_VSOCK_SET_RUNNING 0): its guest's
+ * connections go, and their grants with them.
+ */
+TEST_F_TIMEOUT(vmm, set_running_0_revokes, TEST_SECS)
+{
+	long long revoked0;
+	int run = 0;
+
+	ASSERT_EQ(0, start_vm(self));
+	two_extents(&self->sh);
+	ASSERT_EQ(0, share_mapped(self));
+	ASSERT_EQ(PROBE_DATA, probe_first(self));
+	revoked0 = mod_stat("grants_revoked");
+	ASSERT_EQ(0, ioctl(self->vm.vhost_fd, VHOST_VSOCK_SET_RUNNING, &run));
+	self->vm.running = false;
+	expect_revoked(_metadata, self, revoked0);
+}
+
+/* The guest's CID changes: the connections of the old one are gone. */
+TEST_F_TIMEOUT(vmm, cid_change_revokes, TEST_SECS)
+{
+	uint64_t cid = test_cid() + 0x1000000;
+	long long revoked0;
+
+	ASSERT_EQ(0, start_vm(self));
+	two_extents(&self->sh);
+	ASSERT_EQ(0, share_mapped(self));
+	ASSERT_EQ(PROBE_DATA, probe_first(self));
+	revoked0 = mod_stat("grants_revoked");
+	ASSERT_EQ(0, ioctl(self->vm.vhost_fd, VHOST_VSOCK_SET_GUEST_CID, &cid));
+	self->vm.cid = cid;
+	expect_revoked(_metadata, self, revoked0);
+}
+
+/*
+ * The server closes its socket while the guest gives the device no RX
+ * buffer: the host's SHUTDOWN (and the RST of its close timeout) stay
+ * queued in the device and never pass the hook that sees host packets.
+ * The grant ends with the host's socket all the same.
+ */
+TEST_F_TIMEOUT(vmm, server_close_with_rx_withheld_revokes, TEST_SECS)
+{
+	struct ctl_rep rep;
+	long long revoked0;
+
+	ASSERT_EQ(0, start_vm(self));
+	two_extents(&self->sh);
+	ASSERT_EQ(0, share_mapped(self));
+	ASSERT_EQ(PROBE_DATA, probe_first(self));
+	ASSERT_EQ(0, vm_rx_exhaust(&self->vm, RECV_MS));
+	revoked0 = mod_stat("grants_revoked");
+	ASSERT_EQ(0, server_call(&self->srv, CTL_CLOSE_CONN, 0, &rep));
+	ASSERT_EQ(0, rep.status);
+	expect_revoked(_metadata, self, revoked0);
+	/* And the guest has still heard nothing of it. */
+	EXPECT_EQ(0, vm_poll(&self->vm, 0));
+	EXPECT_EQ(0U, self->vm.conn.peer_shutdown);
+	EXPECT_FALSE(self->vm.conn.reset);
+}
+
+/*
+ * A later connection from the same guest port to the same server port is
+ * another connection: its socket does not authorize the grants of the
+ * first. The first ends without the module seeing it (no RX buffer, the
+ * server closes its socket); once the host dropped that socket (its close
+ * timeout), the guest connects again from the same port and the server
+ * asks the mapper for the old grant with its new socket.
+ */
+TEST_F_TIMEOUT(vmm, later_connection_same_ports_cannot_map_old_grant, TEST_SECS)
+{
+	struct ctl_rep rep;
+	int64_t end;
+
+	ASSERT_EQ(0, start_vm(self));
+	two_extents(&self->sh);
+	ASSERT_EQ(0, share_mapped(self));
+	ASSERT_EQ(0, vm_rx_exhaust(&self->vm, RECV_MS));
+	ASSERT_EQ(0, server_call(&self->srv, CTL_CLOSE_CONN, 0, &rep));
+	ASSERT_EQ(0, rep.status);
+
+	/* The host's RESPONSE stays queued too: the server's accept() tells. */
+	self->vm.local_port = self->vm.conn.local_port;
+	end = now_ms() + CLOSE_WAIT_MS;
+	while (self->srv.sh->conns < 2 && now_ms() < end) {
+		ASSERT_EQ(0, vm_connect_start(&self->vm, self->port));
+		if (WAIT_FOR(self->srv.sh->conns >= 2, 1000))
+			break;
+	}
+	ASSERT_EQ(2, self->srv.sh->conns) {
+		TH_LOG("no new connection from port %u within %d ms",
+		       self->vm.local_port, CLOSE_WAIT_MS);
+	}
+	ASSERT_EQ(0, server_call(&self->srv, CTL_MAP_GRANT, self->grant, &rep));
+	EXPECT_TRUE(rep.status == -EACCES || rep.status == -ENOENT) {
+		TH_LOG("MAP_GRANT of grant %llu with the new connection's socket: %s",
+		       (unsigned long long)self->grant,
+		       rep.status ? strerror(-rep.status) : "allowed");
+	}
+}
+
+/* ---- the VMM's memory under a grant, and what may be shared ---- */
+
+/*
+ * A balloon or virtio-mem discard: the VMM drops the pages of the region's
+ * first extent (MADV_DONTNEED) and the guest writes there again, into new
+ * pages. The memslots do not change: the module's watch revokes the grant.
+ */
+TEST_F_TIMEOUT(vmm, vmm_discards_memory_revokes, TEST_SECS)
+{
+	long long revoked0, mem0 = mod_stat("grants_revoked_memory");
+	uint64_t *w;
+
+	ASSERT_EQ(0, start_vm(self));
+	two_extents(&self->sh);
+	ASSERT_EQ(0, share_mapped(self));
+	ASSERT_EQ(PROBE_DATA, probe_first(self));
+	revoked0 = mod_stat("grants_revoked");
+	ASSERT_EQ(0, madvise(vm_gpa_to_hva(&self->vm, self->sh.runs[0].addr),
+			     self->sh.runs[0].npages * PAGE, MADV_DONTNEED));
+	w = share_word(&self->vm, &self->sh, 0);
+	ASSERT_NE(NULL, w);
+	*w = 0x600d600d600d600dULL;
+	expect_revoked(_metadata, self, revoked0);
+	EXPECT_TRUE(WAIT_FOR(mod_stat("grants_revoked_memory") > mem0, REVOKE_MS));
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+}
+
+/* The VMM maps other memory over the region (munmap + mmap at the address). */
+TEST_F_TIMEOUT(vmm, vmm_remaps_memory_revokes, TEST_SECS)
+{
+	long long revoked0;
+	void *hva, *p;
+
+	ASSERT_EQ(0, start_vm(self));
+	two_extents(&self->sh);
+	ASSERT_EQ(0, share_mapped(self));
+	ASSERT_EQ(PROBE_DATA, probe_first(self));
+	revoked0 = mod_stat("grants_revoked");
+	hva = vm_gpa_to_hva(&self->vm, self->sh.runs[1].addr);
+	ASSERT_NE(NULL, hva);
+	p = mmap(hva, self->sh.runs[1].npages * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	ASSERT_EQ(hva, p);
+	memset(p, 0x22, self->sh.runs[1].npages * PAGE);
+	expect_revoked(_metadata, self, revoked0);
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+}
+
+/* An extra memslot of 16 pages at SLOT2_GPA, backed by @mem, with @flags. */
+static void share_in_slot2(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(vmm) *self, void *mem, uint32_t flags,
+			   bool in_mem_table, int code)
+{
+	long long pinned0 = mod_stat("pages_pinned");
+
+	ASSERT_EQ(0, vm_set_slot(&self->vm, 2, SLOT2_GPA, EXTRA_SIZE, mem, flags));
+	if (in_mem_table)
+		ASSERT_EQ(0, mem_table_with(&self->vm, SLOT2_GPA, EXTRA_SIZE, mem));
+	one_extent(&self->sh, SLOT2_GPA, 16);
+	EXPECT_EQ(code, share_refused(self, false));
+	EXPECT_EQ(code, self->srv.sh->refused_code);
+	EXPECT_EQ(pinned0, mod_stat("pages_pinned"));
+	EXPECT_TRUE(pins_at(self->base_pins));
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+}
+
+/*
+ * Memory the device's memory table does not cover (QEMU leaves out VGA
+ * memory, for one, and sizes vhost's dirty log by that table): never
+ * shared, so never marked past the end of the log.
+ */
+TEST_F_TIMEOUT(vmm, memslot_outside_mem_table_refused, TEST_SECS)
+{
+	void *mem = map_extra();
+
+	ASSERT_NE(NULL, mem);
+	ASSERT_EQ(0, start_vm(self));
+	share_in_slot2(_metadata, self, mem, 0, false, VSHM_E_NOTMAPPABLE);
+}
+
+/* A memslot whose dirty pages KVM logs (VGA memory, a migration). */
+TEST_F_TIMEOUT(vmm, logged_memslot_refused, TEST_SECS)
+{
+	void *mem = map_extra();
+
+	ASSERT_NE(NULL, mem);
+	ASSERT_EQ(0, start_vm(self));
+	share_in_slot2(_metadata, self, mem, KVM_MEM_LOG_DIRTY_PAGES, true,
+		       VSHM_E_NOTMAPPABLE);
+}
+
+/*
+ * Guest RAM in a shared mapping of a file system's page cache (ramfs here:
+ * not shmem, not hugetlb): a writable long-term pin of it would defeat
+ * writeback, so nothing is pinned.
+ */
+TEST_F_TIMEOUT(vmm, file_backed_memslot_refused, TEST_SECS)
+{
+	char dir[] = "/tmp/vshm-ramfs-XXXXXX", path[64];
+	void *mem = MAP_FAILED;
+	int fd = -1;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	ASSERT_EQ(0, mount("vshm", dir, "ramfs", 0, NULL));
+	snprintf(path, sizeof(path), "%s/ram", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0 && !ftruncate(fd, EXTRA_SIZE))
+		mem = mmap(NULL, EXTRA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   fd, 0);
+	if (mem != MAP_FAILED) {
+		memset(mem, 0x33, EXTRA_SIZE);
+		if (!start_vm(self))
+			share_in_slot2(_metadata, self, mem, 0, true, VSHM_E_PIN);
+		else
+			TH_LOG("no VM");
+	}
+	if (self->vm_up)
+		vm_destroy(&self->vm);
+	self->vm_up = false;
+	if (mem != MAP_FAILED)
+		munmap(mem, EXTRA_SIZE);
+	if (fd >= 0)
+		close(fd);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+	ASSERT_NE(MAP_FAILED, mem);
+}
+
+/* A KVM VM fd made by a child process, passed to us: returns our fd. */
+static int foreign_vm_fd(pid_t *pid)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, byte = 0;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	int sv[2], fd = -1;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	fflush(NULL);
+	*pid = fork();
+	if (*pid == 0) {
+		struct kvm_userspace_memory_region r = {
+			.slot = 1, .guest_phys_addr = VM_SLOT1_GPA,
+			.memory_size = VM_SLOT1_SIZE,
+		};
+		int kvm, vm;
+		void *mem, *gap;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+		vm = kvm < 0 ? -1 : ioctl(kvm, KVM_CREATE_VM, 0);
+		/*
+		 * Away from where the parent maps its own guest RAM next, so
+		 * that a translation through this VM cannot land in it.
+		 */
+		gap = mmap(NULL, 4 * VM_RAM_SIZE, PROT_NONE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		mem = mmap(NULL, VM_SLOT1_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (vm < 0 || gap == MAP_FAILED || mem == MAP_FAILED)
+			_exit(1);
+		memset(mem, 0x5a, VM_SLOT1_SIZE);
+		r.userspace_addr = (uintptr_t)mem;
+		if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r))
+			_exit(1);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &vm, sizeof(int));
+		if (sendmsg(sv[1], &msg, 0) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(sv[1]);
+	if (*pid > 0 && recvmsg(sv[0], &msg, 0) == 1) {
+		cm = CMSG_FIRSTHDR(&msg);
+		if (cm && cm->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	}
+	close(sv[0]);
+	return fd;
+}
+
+/*
+ * The VMM holds another VM's fd, passed to it, at a lower number than its
+ * own: the device still serves the VM whose memory is the VMM's (the share
+ * is mapped with the guest's own pattern), never the first KVM fd found.
+ */
+TEST_F_TIMEOUT(vmm, foreign_vm_fd_ignored, TEST_SECS)
+{
+	pid_t pid = -1;
+	int fd = foreign_vm_fd(&pid);
+
+	ASSERT_LE(0, fd) {
+		TH_LOG("no VM fd from the child: %s", strerror(-fd));
+	}
+	self->vmm_pid = pid;	/* killed by the teardown */
+	ASSERT_EQ(0, start_vm(self));
+	ASSERT_LT(fd, self->vm.vm_fd);
+	two_extents(&self->sh);
+	EXPECT_EQ(0, share_mapped(self));
+	EXPECT_EQ(0, self->srv.sh->pattern_bad);
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
+	close(fd);
+}
+
+/*
+ * Server threads map the grant, read every page and unmap it, over and over,
+ * while the VMM is killed (the device's release revokes the grant and the
+ * VMM's memory is freed right after). L1 boots with init_on_free=1: a page
+ * reached after its release reads zeros. Every read must give the server's
+ * mark or SIGBUS, whatever a mapping was doing (being made, faulted in,
+ * unmapped) when the revocation came.
+ */
+TEST_F_TIMEOUT(vmm, revocation_races_munmap, TEST_SECS)
+{
+	long long revoked0;
+	struct ctl_rep rep;
+	struct pollfd pfd;
+	long reads;
+	int p[2];
+
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+	fflush(NULL);
+	self->vmm_pid = fork();
+	ASSERT_LE(0, self->vmm_pid);
+	if (self->vmm_pid == 0) {
+		close(p[0]);
+		vmm_child(self, p[1]);
+	}
+	close(p[1]);
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	ASSERT_EQ(1, poll(&pfd, 1, 2 * RECV_MS));
+	ASSERT_EQ((ssize_t)sizeof(self->grant), read(p[0], &self->grant, sizeof(self->grant)));
+	close(p[0]);
+	ASSERT_NE((uint64_t)0, self->grant);
+	two_extents(&self->sh);
+	ASSERT_EQ(PROBE_DATA, probe_first(self));
+
+	ASSERT_EQ(0, server_call(&self->srv, CTL_CHURN_START, 0, &rep));
+	ASSERT_EQ(0, rep.status);
+	ASSERT_TRUE(WAIT_FOR(self->srv.sh->churn_maps > 50, REVOKE_MS));
+	revoked0 = mod_stat("grants_revoked");
+	ASSERT_EQ(0, kill(self->vmm_pid, SIGKILL));
+	ASSERT_EQ(self->vmm_pid, waitpid(self->vmm_pid, NULL, 0));
+	self->vmm_pid = 0;
+	expect_revoked(_metadata, self, revoked0);
+	EXPECT_TRUE(WAIT_FOR(self->srv.sh->churn_done == CHURN_THREADS, REVOKE_MS)) {
+		TH_LOG("%d of %d threads still map the grant", CHURN_THREADS -
+		       self->srv.sh->churn_done, CHURN_THREADS);
+	}
+	reads = self->srv.sh->churn_reads;
+	TH_LOG("%ld maps, %ld reads, %d SIGBUS, last mmap refused: %s",
+	       self->srv.sh->churn_maps, reads, self->srv.sh->churn_sigbus,
+	       strerror(self->srv.sh->churn_errno));
+	EXPECT_LT(50, reads);
+	EXPECT_EQ(0, self->srv.sh->churn_bad) {
+		TH_LOG("%d reads gave %#llx, not the mark: a page reached after its release",
+		       self->srv.sh->churn_bad,
+		       (unsigned long long)self->srv.sh->churn_bad_value);
+	}
+}
+
+/*
+ * TEST_HARNESS_MAIN, plus "-t NAME" (repeatable): only the tests so named
+ * run (the target's harness has no filter of its own).
+ */
+static void __attribute__((constructor)) __constructor_order_last(void)
+{
+	if (!__constructor_order)
+		__constructor_order = _CONSTRUCTOR_ORDER_BACKWARD;
+}
+
+/* Is @name among the "-t NAME" arguments? NULL @name: is there any? */
+static bool test_named(int argc, char **argv, const char *name)
+{
+	int i;
+
+	for (i = 1; i + 1 < argc; i++)
+		if (!strcmp(argv[i], "-t") && (!name || !strcmp(argv[i + 1], name)))
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	struct __test_metadata *t, *next, **tail;
+	struct __fixture_metadata *f;
+
+	if (test_named(argc, argv, NULL)) {
+		for (f = __fixture_list; f; f = f->next) {
+			tail = &f->tests;
+			for (t = f->tests; t; t = next) {
+				next = t->next;
+				if (!test_named(argc, argv, t->name))
+					continue;
+				*tail = t;
+				tail = &t->next;
+			}
+			*tail = NULL;
+		}
+	}
+	params_save();
+	return test_harness_run(argc, argv);
+}

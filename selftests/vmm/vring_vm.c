@@ -32,7 +32,7 @@
 
 #define VQ_RX			0
 #define VQ_TX			1
-#define VQ_NUM			64
+#define VQ_NUM			VM_VQ_NUM
 
 /*
  * Layout of slot 0. Each virtqueue: descriptor table at its base, avail
@@ -543,7 +543,10 @@ static void rx_pkt(struct vring_vm *vm, const unsigned char *buf, uint32_t used_
 	}
 }
 
-/* Consumes every used RX buffer, then gives them all back to the device. */
+/*
+ * Consumes every used RX buffer, then gives them all back to the device
+ * (or keeps them while RX buffers are withheld).
+ */
 static bool rx_process(struct vring_vm *vm)
 {
 	struct vm_vq *vq = &vm->vq[VQ_RX];
@@ -557,13 +560,16 @@ static bool rx_process(struct vring_vm *vm)
 		if (id < vq->num)
 			rx_pkt(vm, ram_at(vm, vq->buf_gpa + (uint64_t)id * vq->buf_size),
 			       len < vq->buf_size ? len : vq->buf_size);
-		vq_add(vq, (uint16_t)(id % vq->num));
+		if (!vm->rx_withhold)
+			vq_add(vq, (uint16_t)(id % vq->num));
+		else if (vm->nr_rx_held < VM_VQ_NUM)
+			vm->rx_held[vm->nr_rx_held++] = (uint16_t)(id % vq->num);
 		vq->used_idx++;
 		any = true;
 		if (vq->used_idx == end)
 			end = vq_used_idx(vq);
 	}
-	if (any)
+	if (any && !vm->rx_withhold)
 		vq_publish(vq);
 	return any;
 }
@@ -586,6 +592,52 @@ int vm_poll(struct vring_vm *vm, int timeout_ms)
 	drain_eventfd(pfd[1].fd);
 	rx_process(vm);
 	return 0;
+}
+
+void vm_rx_withhold(struct vring_vm *vm, bool on)
+{
+	struct vm_vq *vq = &vm->vq[VQ_RX];
+	unsigned int i;
+
+	vm->rx_withhold = on;
+	if (on || !vm->nr_rx_held)
+		return;
+	for (i = 0; i < vm->nr_rx_held; i++)
+		vq_add(vq, vm->rx_held[i]);
+	vm->nr_rx_held = 0;
+	vq_publish(vq);
+}
+
+unsigned int vm_rx_avail(struct vring_vm *vm)
+{
+	struct vm_vq *vq = &vm->vq[VQ_RX];
+
+	return (uint16_t)(vq->avail_idx - vq_used_idx(vq));
+}
+
+int vm_rx_exhaust(struct vring_vm *vm, int timeout_ms)
+{
+	struct vm_vq *vq = &vm->vq[VQ_RX];
+	int64_t deadline = now_ms() + timeout_ms;
+	uint16_t used;
+	int ret;
+
+	vm_rx_withhold(vm, true);
+	while (vm_rx_avail(vm)) {
+		if (!ms_left(deadline))
+			return -ETIMEDOUT;
+		used = vq_used_idx(vq);
+		ret = tx_pkt(vm, VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0, NULL, 0);
+		if (ret)
+			return ret;
+		/* Its CREDIT_UPDATE takes one more buffer. */
+		while (vq_used_idx(vq) == used && ms_left(deadline)) {
+			ret = vm_poll(vm, 10);
+			if (ret)
+				return ret;
+		}
+	}
+	return vm_poll(vm, 0);
 }
 
 /* Tells the host how much we consumed once it is a good part of the buffer. */
@@ -629,20 +681,31 @@ ssize_t vm_recv(struct vring_vm *vm, void *buf, size_t cap, int timeout_ms)
 	}
 }
 
-int vm_connect(struct vring_vm *vm, uint32_t port, int timeout_ms)
+int vm_connect_start(struct vring_vm *vm, uint32_t port)
 {
 	static uint32_t seq;
+	struct vm_conn *c = &vm->conn;
+
+	conn_free_msgs(c);
+	memset(c, 0, sizeof(*c));
+	/*
+	 * A fresh local port per connection: the module keys on the pair.
+	 * Privileged (< 1024), as a guest's root process would share from.
+	 */
+	c->local_port = vm->local_port ?:
+			512 + ((uint32_t)getpid() * 64 + seq++) % 512;
+	c->peer_port = port;
+	c->state = VM_CONN_CONNECTING;
+	return tx_pkt(vm, VIRTIO_VSOCK_OP_REQUEST, 0, NULL, 0);
+}
+
+int vm_connect(struct vring_vm *vm, uint32_t port, int timeout_ms)
+{
 	struct vm_conn *c = &vm->conn;
 	int64_t deadline = now_ms() + timeout_ms;
 	int ret;
 
-	conn_free_msgs(c);
-	memset(c, 0, sizeof(*c));
-	/* A fresh local port per connection: the module keys on the pair. */
-	c->local_port = 49152 + ((uint32_t)getpid() * 64 + seq++) % 16384;
-	c->peer_port = port;
-	c->state = VM_CONN_CONNECTING;
-	ret = tx_pkt(vm, VIRTIO_VSOCK_OP_REQUEST, 0, NULL, 0);
+	ret = vm_connect_start(vm, port);
 	if (ret)
 		return ret;
 	while (c->state == VM_CONN_CONNECTING) {

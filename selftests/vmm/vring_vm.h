@@ -37,6 +37,8 @@
 
 #define VM_MAX_SLOTS		8
 #define VM_HOST_CID		2
+/* Descriptors in each virtqueue: RX buffers the device can have at once. */
+#define VM_VQ_NUM		64
 /* Receive buffer we advertise to the host (its credit for us). */
 #define VM_BUF_ALLOC		(256 * 1024)
 /* Largest payload of one packet, and so of one message we send. */
@@ -126,6 +128,11 @@ struct vring_vm {
 	struct vm_vq vq[2];
 	struct vm_conn conn;
 	bool running;
+	uint32_t local_port;	/* if nonzero, vm_connect() connects from it */
+	/* vm_rx_withhold(): used RX buffers kept from the device. */
+	bool rx_withhold;
+	unsigned int nr_rx_held;
+	uint16_t rx_held[VM_VQ_NUM];
 };
 
 /* Creates and starts the VM with guest CID @cid, its RAM anonymous. */
@@ -157,8 +164,16 @@ int vm_set_dirty_log(struct vring_vm *vm, void *log);
 unsigned int vm_default_mem_table(struct vring_vm *vm,
 				  struct vm_mem_region r[2]);
 
-/* SOCK_SEQPACKET client over the VM's vsock device. */
+/*
+ * SOCK_SEQPACKET client over the VM's vsock device. The local port is
+ * @vm->local_port if set, else a fresh one per connection.
+ */
 int vm_connect(struct vring_vm *vm, uint32_t port, int timeout_ms);
+/*
+ * Only the connection REQUEST: the host's RESPONSE, if it comes, completes
+ * the connection in a later vm_poll().
+ */
+int vm_connect_start(struct vring_vm *vm, uint32_t port);
 /* One message as one OP_RW packet with EOM | EOR. */
 int vm_send(struct vring_vm *vm, const void *buf, size_t len);
 /* One message as two OP_RW packets: @first bytes without EOM, the rest with. */
@@ -176,5 +191,19 @@ int vm_shutdown(struct vring_vm *vm, int timeout_ms);
 int vm_reset(struct vring_vm *vm);
 /* Processes whatever the device did, waiting up to @timeout_ms for it. */
 int vm_poll(struct vring_vm *vm, int timeout_ms);
+/*
+ * With @on, the RX buffers the device fills are still read, but no longer
+ * given back to it: once it has none left, what the host sends stays
+ * queued in the device and never reaches the guest's ring. Off: every
+ * buffer kept is given back.
+ */
+void vm_rx_withhold(struct vring_vm *vm, bool on);
+/* RX buffers the device has and has not used yet. */
+unsigned int vm_rx_avail(struct vring_vm *vm);
+/*
+ * Withholds RX buffers and makes the host use up the device's last ones
+ * (one CREDIT_REQUEST at a time, each answered with a CREDIT_UPDATE).
+ */
+int vm_rx_exhaust(struct vring_vm *vm, int timeout_ms);
 
 #endif /* VRING_VM_H */
