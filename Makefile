@@ -51,8 +51,9 @@ peer: kernel
 	fi
 
 # kselftest-style tests that run in the lab (selftests/Makefile).
-selftests: kernel userspace
-	@$(KENV) && $(MAKE) -s -C selftests O=$(B) KSELFTEST=$$KDIR/src/tools/testing/selftests
+selftests: kernel userspace bpf
+	@$(KENV) && $(MAKE) -s -C selftests O=$(B) KSELFTEST=$$KDIR/src/tools/testing/selftests \
+		VMLINUX_H=$$KDIR
 
 userspace: deps bpf
 	@$(MAKE) -s -C userspace O=$(B) all

@@ -19,6 +19,7 @@
  *   vsock_shm_grant.lock	a grant's state
  */
 #include <linux/hashtable.h>
+#include <linux/capability.h>
 #include <linux/hugetlb.h>
 #include <linux/ktime.h>
 #include <linux/magic.h>
@@ -630,6 +631,25 @@ static int pin_extent(struct mm_struct *mm, u64 hva, u32 n,
 	return got < 0 ? (int)got : -EFAULT;
 }
 
+/*
+ * Does the process that holds the host end of @c see host-physical
+ * addresses? As /proc/PID/pagemap shows PFNs: only with CAP_SYS_ADMIN (in
+ * the initial user namespace) of the socket's opener. A socket no process
+ * has accepted yet shows none. The mapping works the same without them.
+ */
+static bool conn_shows_hpa(struct vsock_shm_conn *c)
+{
+	struct socket *sock;
+	bool show = false;
+
+	read_lock_bh(&c->sk->sk_callback_lock);
+	sock = c->sk->sk_socket;
+	if (sock && sock->file)
+		show = file_ns_capable(sock->file, &init_user_ns, CAP_SYS_ADMIN);
+	read_unlock_bh(&c->sk->sk_callback_lock);
+	return show;
+}
+
 /* Tries at pinning an extent that something else keeps invalidating. */
 #define PIN_TRIES	3
 
@@ -741,8 +761,9 @@ static u32 count_runs(struct page **pages, u32 n)
  * Pins the pages of one translated chunk into its region's grant, records
  * them as granted to this VM (a page in two live grants is refused) and
  * rewrites each extent's address to the host-physical address of its first
- * page. Returns 0 with *grant_id set, or an enum vshm_err with *detail set.
- * On error the whole region's grant is revoked: the guest must start over.
+ * page (0 for a server without CAP_SYS_ADMIN). Returns 0 with *grant_id
+ * set, or an enum vshm_err with *detail set. On error the whole region's
+ * grant is revoked: the guest must start over.
  */
 int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 			  struct vsock_shm_pkt *pkt, u32 *grant_id, u32 *detail)
@@ -751,6 +772,7 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 	struct vsock_shm_watch *watch;
 	struct vsock_shm_grant *g;
 	u64 t0 = ktime_get_ns();
+	bool show_hpa;
 	u32 i, pos;
 	int err = 0;
 
@@ -784,6 +806,7 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 		err = VSHM_E_NOMEM;
 		goto out_revoke;
 	}
+	show_hpa = conn_shows_hpa(c);
 	pos = g->filled;
 	for (i = 0; i < info->nr_ext; i++) {
 		struct vsock_shm_span *span;
@@ -814,8 +837,8 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 			goto out_revoke;
 		}
 		vsock_shm_stat_add(VSOCK_SHM_STAT_PAGES_PINNED, n);
-		vshm_wire_ext_set_addr((void *)info->ext, i,
-				       page_to_phys(g->pages[pos]));
+		vshm_wire_ext_set_addr((void *)info->ext, i, show_hpa ?
+				       page_to_phys(g->pages[pos]) : 0);
 		span = &g->spans[g->nr_spans++];
 		span->gpa = gpa;
 		span->hva = pkt->hva[i];

@@ -29,6 +29,23 @@
 #include "shm.h"
 #include "stats.h"
 
+/*
+ * The context of the packet whose tracepoint runs on this CPU, or NULL:
+ * kfuncs act only on it (translate.c), never on a context a program found
+ * elsewhere (an fentry program on a function of this module that has one).
+ * The tracepoint runs its programs with preemption off.
+ */
+DEFINE_PER_CPU(struct vsock_shm_pkt_ctx *, vsock_shm_hook_ctx);
+
+static void pkt_run_policies(struct vsock_shm_pkt_ctx *ctx)
+{
+	preempt_disable();
+	this_cpu_write(vsock_shm_hook_ctx, ctx);
+	trace_vsock_shm_guest_pkt(ctx);
+	this_cpu_write(vsock_shm_hook_ctx, NULL);
+	preempt_enable();
+}
+
 static void pkt_ctx_init(struct vsock_shm_pkt *pkt, u32 cid,
 			 const struct virtio_vsock_hdr *hdr, u32 len)
 {
@@ -242,7 +259,7 @@ void vsock_shm_guest_pkt(struct vsock_shm_dev *sd, u32 guest_cid,
 	if (ctx->msg_type)
 		vsock_shm_stat_inc(VSOCK_SHM_STAT_MSGS_SEEN);
 
-	trace_vsock_shm_guest_pkt(ctx);
+	pkt_run_policies(ctx);
 
 	switch (ctx->msg_type) {
 	case VSHM_MSG_GPA_LIST:

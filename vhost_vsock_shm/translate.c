@@ -57,12 +57,17 @@ static int memslot_extent(void *arg, u64 gpa, u32 n, u64 *hva)
 	if (!slot || slot->id >= KVM_USER_MEM_SLOTS ||
 	    (slot->flags & (KVM_MEMSLOT_INVALID | KVM_MEM_LOG_DIRTY_PAGES)))
 		return VSHM_E_NOTMAPPABLE;
-	if (gfn + n > slot->base_gfn + slot->npages)
+#ifdef KVM_MEM_GUEST_MEMFD
+	/* Private guest memory: not the VMM's to pin or to share. */
+	if (slot->flags & KVM_MEM_GUEST_MEMFD)
 		return VSHM_E_NOTMAPPABLE;
-	if (!vsock_shm_in_mem_table(x->umem, gpa, n))
+#endif
+	if (gfn + n > slot->base_gfn + slot->npages)
 		return VSHM_E_NOTMAPPABLE;
 	if (slot->flags & KVM_MEM_READONLY)
 		return VSHM_E_RDONLY;
+	if (!vsock_shm_in_mem_table(x->umem, gpa, n))
+		return VSHM_E_NOTMAPPABLE;
 	*hva = slot->userspace_addr + ((gfn - slot->base_gfn) << PAGE_SHIFT);
 	return 0;
 }
@@ -100,26 +105,43 @@ static int xlat_extents(struct vsock_shm_pkt *pkt,
 	return xlat_result(&pkt->ctx, ret, ret ? i : VSHM_NO_INDEX, how);
 }
 
-/* Translation applies only to a whole, valid GPA_LIST. */
+/*
+ * Is @ctx the context of the packet whose policies run here and now? Only
+ * then may a kfunc touch it: a program elsewhere (fentry on a function of
+ * this module) can get at a context too, before or after the hook.
+ */
+static bool in_hook(struct vsock_shm_pkt_ctx *ctx)
+{
+	return ctx && ctx == this_cpu_read(vsock_shm_hook_ctx);
+}
+
+/* Translation applies only to a whole, valid GPA_LIST, in the hook. */
 static int xlat_applicable(struct vsock_shm_pkt_ctx *ctx)
 {
+	if (!in_hook(ctx))
+		return -EPERM;
 	if (ctx->msg_type != VSHM_MSG_GPA_LIST)
 		return -EINVAL;
 	return ctx->msg_status;
 }
 
+/* The device's memory table; the hook holds the TX virtqueue mutex. */
+static struct vhost_iotlb *pkt_mem_table(struct vsock_shm_pkt *pkt)
+{
+	return pkt->sd->vdev->vqs[VSOCK_VQ_TX]->umem;
+}
+
 int vsock_shm_translate_memslots(struct vsock_shm_pkt_ctx *ctx)
 {
 	struct vsock_shm_pkt *pkt = to_pkt(ctx);
-	struct memslot_xlat x = {
-		.kvm = READ_ONCE(pkt->sd->kvm),
-		.umem = pkt->sd->vdev->vqs[VSOCK_VQ_TX]->umem,
-	};
+	struct memslot_xlat x;
 	int ret, idx;
 
 	ret = xlat_applicable(ctx);
 	if (ret)
 		return ret < 0 ? ret : xlat_result(ctx, ret, VSHM_NO_INDEX, 0);
+	x.kvm = READ_ONCE(pkt->sd->kvm);
+	x.umem = pkt_mem_table(pkt);
 	if (!x.kvm)
 		return xlat_result(ctx, VSHM_E_NOTMAPPABLE, VSHM_NO_INDEX,
 				   VSOCK_SHM_XLAT_MEMSLOTS);
@@ -159,13 +181,13 @@ static int iotlb_extent(void *arg, u64 gpa, u32 n, u64 *hva)
 int vsock_shm_translate_iotlb(struct vsock_shm_pkt_ctx *ctx)
 {
 	struct vsock_shm_pkt *pkt = to_pkt(ctx);
-	struct vhost_virtqueue *vq = pkt->sd->vdev->vqs[VSOCK_VQ_TX];
 	int ret;
 
 	ret = xlat_applicable(ctx);
 	if (ret)
 		return ret < 0 ? ret : xlat_result(ctx, ret, VSHM_NO_INDEX, 0);
-	return xlat_extents(pkt, iotlb_extent, vq->umem, VSOCK_SHM_XLAT_IOTLB);
+	return xlat_extents(pkt, iotlb_extent, pkt_mem_table(pkt),
+			    VSOCK_SHM_XLAT_IOTLB);
 }
 
 /*
@@ -191,6 +213,8 @@ int vsock_shm_translate_again(struct kvm *kvm, struct vhost_iotlb *umem,
 int vsock_shm_set_verdict(struct vsock_shm_pkt_ctx *ctx, u32 verdict,
 			  u32 code, u32 policy)
 {
+	if (!in_hook(ctx))
+		return -EPERM;
 	switch (verdict) {
 	case VSOCK_SHM_PASS:
 		code = 0;
@@ -219,6 +243,8 @@ int vsock_shm_set_verdict(struct vsock_shm_pkt_ctx *ctx, u32 verdict,
  */
 int vsock_shm_allow_unprivileged(struct vsock_shm_pkt_ctx *ctx)
 {
+	if (!in_hook(ctx))
+		return -EPERM;
 	if (ctx->msg_type != VSHM_MSG_GPA_LIST)
 		return -EINVAL;
 	to_pkt(ctx)->unprivileged_ok = true;

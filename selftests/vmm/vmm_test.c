@@ -47,6 +47,9 @@
 #include <linux/vhost.h>
 #include <linux/vm_sockets.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
 #include "pattern.h"
 #include "proto.h"
 #include "vring_vm.h"
@@ -246,6 +249,7 @@ enum {
 	CTL_CLOSE_CONN,		/* close the connection's socket */
 	CTL_MAP_GRANT,		/* MAP_GRANT of grant arg with the conn's socket */
 	CTL_CHURN_START,	/* threads mapping, reading, unmapping the grant */
+	CTL_DROP_CAP,		/* the server drops capability arg */
 };
 enum { PROBE_DATA, PROBE_SIGBUS, PROBE_NOMAP };
 enum { WRITER_NONE, WRITER_RUNNING, WRITER_SIGBUS, WRITER_STOPPED };
@@ -290,6 +294,8 @@ struct srv_shared {
 	volatile uint32_t raw_len;	/* the last one's length, */
 	volatile uint64_t raw_hash;	/* the hash of its bytes, */
 	volatile unsigned char raw[SRV_RAW]; /* and its first bytes */
+	volatile long hpa_ext;		/* extents of the HPA_LISTs received */
+	volatile long hpa_nonzero;	/* of which with a nonzero address */
 	volatile long churn_maps;	/* mmaps of the churning threads */
 	volatile long churn_reads;	/* words they read and checked */
 	volatile int churn_sigbus;	/* reads that got SIGBUS */
@@ -537,6 +543,7 @@ static void srv_message(struct srv *s, size_t n)
 {
 	struct vshm_msg m;
 	int err = vshm_decode(s->buf, n, &m);
+	uint32_t i;
 
 	if (err) {
 		s->sh->unexpected++;
@@ -550,6 +557,11 @@ static void srv_message(struct srv *s, size_t n)
 		break;
 	case VSHM_MSG_HPA_LIST:
 		s->sh->grant = m.list.grant;
+		for (i = 0; i < m.list.nr_ext; i++) {
+			s->sh->hpa_ext++;
+			if (vshm_msg_run(&m, i).addr)
+				s->sh->hpa_nonzero++;
+		}
 		if (m.region < SRV_REGIONS)
 			s->sh->hpa_lists[m.region]++;
 		if (!m.list.last)
@@ -672,6 +684,8 @@ static int srv_churn_start(struct srv *s)
 	return 0;
 }
 
+static int drop_cap(int cap);
+
 /* A request of the test; returns false on CTL_QUIT or a closed socket. */
 static bool srv_control(struct srv *s)
 {
@@ -711,6 +725,9 @@ static bool srv_control(struct srv *s)
 		break;
 	case CTL_CHURN_START:
 		rep.status = srv_churn_start(s);
+		break;
+	case CTL_DROP_CAP:
+		rep.status = drop_cap((int)req.arg);
 		break;
 	default:
 		return false;
@@ -2447,6 +2464,113 @@ TEST_F_TIMEOUT(vmm, revocation_races_munmap, TEST_SECS)
 		       self->srv.sh->churn_bad,
 		       (unsigned long long)self->srv.sh->churn_bad_value);
 	}
+}
+
+/*
+ * The host-physical addresses of an HPA_LIST are for a server with
+ * CAP_SYS_ADMIN, as /proc/PID/pagemap's PFNs are: one without gets zeros,
+ * and maps the region all the same.
+ */
+TEST_F_TIMEOUT(vmm, hpa_hidden_without_cap_sys_admin, TEST_SECS)
+{
+	long ext0, nonzero0;
+	struct ctl_rep rep;
+
+	ASSERT_EQ(0, start_vm(self));
+	two_extents(&self->sh);
+	ASSERT_EQ(0, share_mapped(self));
+	EXPECT_EQ(self->srv.sh->hpa_ext, self->srv.sh->hpa_nonzero) {
+		TH_LOG("a server with CAP_SYS_ADMIN got zeros");
+	}
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+	ASSERT_EQ(0, vm_reset(&self->vm));
+	ASSERT_TRUE(WAIT_FOR(self->srv.sh->conn_ended, REVOKE_MS));
+
+	/* The next connection is accepted by a server without it. */
+	ASSERT_EQ(0, server_call(&self->srv, CTL_DROP_CAP, CAP_SYS_ADMIN, &rep));
+	ASSERT_EQ(0, rep.status);
+	ext0 = self->srv.sh->hpa_ext;
+	nonzero0 = self->srv.sh->hpa_nonzero;
+	ASSERT_EQ(0, vm_connect(&self->vm, self->port, RECV_MS));
+	ASSERT_EQ(0, share_mapped(self));
+	EXPECT_LT(ext0, self->srv.sh->hpa_ext);
+	EXPECT_EQ(nonzero0, self->srv.sh->hpa_nonzero) {
+		TH_LOG("%ld host-physical addresses shown to a server without CAP_SYS_ADMIN",
+		       self->srv.sh->hpa_nonzero - nonzero0);
+	}
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+}
+
+/* The results outside_hook.bpf.c keeps in its .data. */
+struct outside_results {
+	int calls;
+	int translate_ret;
+	int verdict_ret;
+	int allow_ret;
+};
+
+/* $VMM_BPF, else outside_hook.bpf.o beside this program. */
+static void outside_hook_path(char *path, size_t cap)
+{
+	const char *env = getenv("VMM_BPF");
+	ssize_t n;
+	char *slash;
+
+	if (env) {
+		snprintf(path, cap, "%s", env);
+		return;
+	}
+	n = readlink("/proc/self/exe", path, cap - 32);
+	path[n > 0 ? n : 0] = 0;
+	slash = strrchr(path, '/');
+	snprintf(slash ? slash + 1 : path, 32, "outside_hook.bpf.o");
+}
+
+/*
+ * A BPF program on a function of the module that gets a packet's context
+ * after its policies ran (fentry on vsock_shm_grant_chunk) calls every
+ * kfunc with it: each is refused (-EPERM), and the share goes on as the
+ * policy decided.
+ */
+TEST_F_TIMEOUT(vmm, kfuncs_refused_outside_the_hook, TEST_SECS)
+{
+	struct outside_results res = { 0 };
+	struct bpf_program *prog;
+	struct bpf_link *link = NULL;
+	struct bpf_object *obj;
+	struct bpf_map *data;
+	char path[512];
+	int zero = 0;
+
+	outside_hook_path(path, sizeof(path));
+	obj = bpf_object__open_file(path, NULL);
+	ASSERT_NE(NULL, obj) {
+		TH_LOG("%s: %s", path, strerror(errno));
+	}
+	ASSERT_EQ(0, bpf_object__load(obj)) {
+		bpf_object__close(obj);
+	}
+	prog = bpf_object__find_program_by_name(obj, "outside_hook");
+	data = bpf_object__find_map_by_name(obj, ".data");
+	if (prog)
+		link = bpf_program__attach(prog);
+	EXPECT_NE(NULL, link);
+	EXPECT_NE(NULL, data);
+
+	if (link && data && !start_vm(self)) {
+		two_extents(&self->sh);
+		EXPECT_EQ(0, share_mapped(self));
+		EXPECT_EQ(0, bpf_map_lookup_elem(bpf_map__fd(data), &zero, &res));
+		EXPECT_LT(0, res.calls) {
+			TH_LOG("the program never ran");
+		}
+		EXPECT_EQ(-EPERM, res.translate_ret);
+		EXPECT_EQ(-EPERM, res.verdict_ret);
+		EXPECT_EQ(-EPERM, res.allow_ret);
+		EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+	}
+	bpf_link__destroy(link);
+	bpf_object__close(obj);
 }
 
 /*
