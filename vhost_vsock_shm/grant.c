@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Grants: pinning, mapping and revocation of the host pages of a region.
+ * Grants: the host pages of a region of one connection (conn.c), pinned
+ * chunk by chunk (pin.c), mapped into servers and revoked.
  *
  * Every mapping of every grant belongs to one address_space of this module
  * (an inode of its own pseudo file system, which mapper files take as their
@@ -18,11 +19,7 @@
  *   mmap_lock		of the VMM (pinning) or of a server (fault)
  *   vsock_shm_grant.lock	a grant's state
  */
-#include <linux/hashtable.h>
-#include <linux/capability.h>
-#include <linux/hugetlb.h>
 #include <linux/ktime.h>
-#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mount.h>
@@ -31,157 +28,25 @@
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
-#include <linux/virtio_vsock.h>
 #include <linux/xarray.h>
 #include <net/af_vsock.h>
 
+#include "conn.h"
 #include "grant.h"
+#include "pin.h"
 #include "pkt.h"
 #include "stats.h"
 #include "watch.h"
 
-static unsigned int max_pages_per_vm = 1U << 19;	/* 2 GiB */
-module_param(max_pages_per_vm, uint, 0644);
-MODULE_PARM_DESC(max_pages_per_vm, "4 KiB pages one VM may have pinned in grants");
-
 static unsigned int max_grants_per_vm = 256;
 module_param(max_grants_per_vm, uint, 0644);
 MODULE_PARM_DESC(max_grants_per_vm, "live grants one VM may have");
-
-static unsigned int max_conns_per_vm = 256;
-module_param(max_conns_per_vm, uint, 0644);
-MODULE_PARM_DESC(max_conns_per_vm, "tracked SOCK_SEQPACKET connections per VM");
 
 /* Grant id -> grant, for the mapper. Holds one reference per entry. */
 static DEFINE_XARRAY_ALLOC1(vsock_shm_grant_ids);
 static u32 vsock_shm_grant_next_id;
 
 static const struct vm_operations_struct vsock_shm_grant_vm_ops;
-
-/* This module's transport: connection resets go through it. */
-static struct virtio_transport *vsock_shm_transport;
-
-void vsock_shm_conn_set_transport(struct virtio_transport *t)
-{
-	vsock_shm_transport = t;
-}
-
-static u32 conn_key(u32 guest_port, u32 host_port)
-{
-	return guest_port ^ (host_port * 0x9e3779b1U);
-}
-
-/*
- * The host end of connection (cid, guest_port) -> host_port on this
- * module's transport, held; NULL if the host has no such socket.
- */
-static struct sock *conn_host_sock(u32 cid, u32 guest_port, u32 host_port)
-{
-	struct sockaddr_vm guest, host;
-	struct sock *sk;
-
-	vsock_addr_init(&guest, cid, guest_port);
-	vsock_addr_init(&host, VMADDR_CID_HOST, host_port);
-	sk = vsock_find_connected_socket(&guest, &host);
-	if (sk && vsock_sk(sk)->transport != &vsock_shm_transport->transport) {
-		sock_put(sk);
-		sk = NULL;
-	}
-	return sk;
-}
-
-/*
- * Called with sd->lock held. A new connection is tracked only with its host
- * socket: without one there is nothing its grants could belong to.
- */
-struct vsock_shm_conn *vsock_shm_conn_find(struct vsock_shm_dev *sd,
-					   u32 guest_port, u32 host_port,
-					   bool create)
-{
-	struct vsock_shm_conn *c;
-	struct sock *sk;
-
-	lockdep_assert_held(&sd->lock);
-	hash_for_each_possible(sd->conns, c, node, conn_key(guest_port, host_port))
-		if (c->guest_port == guest_port && c->host_port == host_port)
-			return c;
-	if (!create || sd->nr_conns >= max_conns_per_vm)
-		return NULL;
-	sk = conn_host_sock(sd->cid, guest_port, host_port);
-	if (!sk)
-		return NULL;
-	c = kzalloc(sizeof(*c), GFP_KERNEL_ACCOUNT);
-	if (!c) {
-		sock_put(sk);
-		return NULL;
-	}
-	c->sk = sk;
-	c->guest_port = guest_port;
-	c->host_port = host_port;
-	INIT_LIST_HEAD(&c->grants);
-	hash_add(sd->conns, &c->node, conn_key(guest_port, host_port));
-	WRITE_ONCE(sd->nr_conns, sd->nr_conns + 1);
-	return c;
-}
-
-/*
- * Called with sd->lock held: moves @c off the device onto @gone and its
- * grants onto @dead.
- */
-static void conn_unlink(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
-			struct hlist_head *gone, struct list_head *dead)
-{
-	list_splice_init(&c->grants, dead);
-	hash_del(&c->node);
-	hlist_add_head(&c->node, gone);
-	WRITE_ONCE(sd->nr_conns, sd->nr_conns - 1);
-}
-
-/*
- * Ends the host end of @c as the guest's RST would: its reader sees the
- * connection end. Goes through the transport's own receive path, so the
- * socket is closed exactly as by a packet. Called with no lock held.
- */
-static void conn_reset(struct vsock_shm_conn *c)
-{
-	struct vsock_sock *vsk = vsock_sk(c->sk);
-	struct virtio_vsock_hdr *hdr;
-	struct sk_buff *skb;
-
-	/* Without memory the server's connection stays open: nothing shared. */
-	skb = virtio_vsock_alloc_skb(VIRTIO_VSOCK_SKB_HEADROOM, GFP_KERNEL);
-	if (!skb)
-		return;
-	hdr = virtio_vsock_hdr(skb);
-	memset(hdr, 0, sizeof(*hdr));
-	hdr->src_cid = cpu_to_le64(vsk->remote_addr.svm_cid);
-	hdr->src_port = cpu_to_le32(vsk->remote_addr.svm_port);
-	hdr->dst_cid = cpu_to_le64(VMADDR_CID_HOST);
-	hdr->dst_port = cpu_to_le32(vsk->local_addr.svm_port);
-	hdr->type = cpu_to_le16(c->sk->sk_type == SOCK_SEQPACKET ?
-				VIRTIO_VSOCK_TYPE_SEQPACKET :
-				VIRTIO_VSOCK_TYPE_STREAM);
-	hdr->op = cpu_to_le16(VIRTIO_VSOCK_OP_RST);
-	virtio_transport_recv_pkt(vsock_shm_transport, skb);
-}
-
-/*
- * Frees the connections on @gone (their grants already revoked); with
- * @reset, the host end of each that held a grant is reset first.
- */
-static void conns_free(struct hlist_head *gone, bool reset)
-{
-	struct vsock_shm_conn *c;
-	struct hlist_node *tmp;
-
-	hlist_for_each_entry_safe(c, tmp, gone, node) {
-		hlist_del(&c->node);
-		if (reset && c->shared)
-			conn_reset(c);
-		sock_put(c->sk);
-		kfree(c);
-	}
-}
 
 static void grant_release(struct kref *ref)
 {
@@ -223,23 +88,12 @@ static void grant_zap(struct vsock_shm_grant *g)
 
 static void grant_unpin(struct vsock_shm_dev *sd, struct vsock_shm_grant *g)
 {
-	struct vsock_shm_run *run, *tmp;
-
+	vsock_shm_pins_release(sd, &g->runs, g->pages, g->filled, g->nr_pages,
+			       g->vmm_mm);
+	g->filled = 0;
 	mutex_lock(&sd->lock);
-	list_for_each_entry_safe(run, tmp, &g->runs, node) {
-		interval_tree_remove(&run->it, &sd->pfns);
-		list_del(&run->node);
-		kfree(run);
-	}
-	sd->pinned_pages -= g->filled;
-	sd->reserved_pages -= g->nr_pages;
 	sd->nr_grants--;
 	mutex_unlock(&sd->lock);
-
-	unpin_user_pages_dirty_lock(g->pages, g->filled, true);
-	atomic64_sub(g->nr_pages, &g->vmm_mm->pinned_vm);
-	vsock_shm_stat_add(VSOCK_SHM_STAT_PAGES_UNPINNED, g->filled);
-	g->filled = 0;
 }
 
 static void grant_unwatch(struct vsock_shm_grant *g)
@@ -283,77 +137,6 @@ static void revoke_list(struct vsock_shm_dev *sd, struct list_head *list)
 		list_del_init(&g->conn_node);
 		grant_revoke(sd, g);
 	}
-}
-
-void vsock_shm_conn_close(struct vsock_shm_dev *sd, u32 guest_port,
-			  u32 host_port)
-{
-	struct vsock_shm_conn *c;
-	HLIST_HEAD(gone);
-	LIST_HEAD(dead);
-
-	mutex_lock(&sd->lock);
-	c = vsock_shm_conn_find(sd, guest_port, host_port, false);
-	if (c)
-		conn_unlink(sd, c, &gone, &dead);
-	mutex_unlock(&sd->lock);
-	revoke_list(sd, &dead);
-	conns_free(&gone, false);
-}
-
-/*
- * Ends every connection of @sd and revokes its grants: the device stopped,
- * changed its CID or is going away. With @reset, the host end of each that
- * shared is reset: its guest can no longer be heard on it.
- */
-void vsock_shm_conn_close_all(struct vsock_shm_dev *sd, bool reset)
-{
-	struct vsock_shm_conn *c;
-	struct hlist_node *tmp;
-	HLIST_HEAD(gone);
-	LIST_HEAD(dead);
-	int bkt;
-
-	mutex_lock(&sd->lock);
-	hash_for_each_safe(sd->conns, bkt, tmp, c, node)
-		conn_unlink(sd, c, &gone, &dead);
-	mutex_unlock(&sd->lock);
-	revoke_list(sd, &dead);
-	conns_free(&gone, reset);
-}
-
-/* Was the host end of @c closed by its holder? */
-static bool conn_sock_released(struct vsock_shm_conn *c)
-{
-	bool released;
-
-	/* A release holds the socket lock until the socket is orphaned. */
-	lock_sock(c->sk);
-	released = sock_flag(c->sk, SOCK_DEAD);
-	release_sock(c->sk);
-	return released;
-}
-
-/*
- * Ends the connections whose host socket was closed, whether or not the
- * guest heard of it (it may withhold its RX buffers). In the vhost worker,
- * after the transport's release of one of this device's sockets.
- */
-void vsock_shm_conn_reap(struct vsock_shm_dev *sd)
-{
-	struct vsock_shm_conn *c;
-	struct hlist_node *tmp;
-	HLIST_HEAD(gone);
-	LIST_HEAD(dead);
-	int bkt;
-
-	mutex_lock(&sd->lock);
-	hash_for_each_safe(sd->conns, bkt, tmp, c, node)
-		if (conn_sock_released(c))
-			conn_unlink(sd, c, &gone, &dead);
-	mutex_unlock(&sd->lock);
-	revoke_list(sd, &dead);
-	conns_free(&gone, false);
 }
 
 /*
@@ -491,47 +274,23 @@ int vsock_shm_grant_free(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 }
 
 /*
- * Says whether @total more pages fit the VM's limits: the module's page and
- * grant quotas and the VMM's RLIMIT_MEMLOCK (unless it has CAP_IPC_LOCK).
- * A region is charged its whole declared size when it is created, so every
- * later chunk fits. Called with sd->lock held.
+ * Called with sd->lock held. Returns a new grant, charged the region's whole
+ * size, or an ERR_PTR: -EDQUOT over a limit, -ENOMEM.
  */
-static bool grant_fits(struct vsock_shm_dev *sd, u32 total)
-{
-	u64 locked;
-
-	if (sd->nr_grants >= max_grants_per_vm ||
-	    total > VSOCK_SHM_GRANT_MAX_PAGES ||
-	    sd->reserved_pages + total > max_pages_per_vm)
-		return false;
-	if (sd->ipc_lock)
-		return true;
-	locked = atomic64_read(&sd->mm->pinned_vm);
-	if (locked + total <= sd->memlock_pages)
-		return true;
-	pr_info_ratelimited("vhost_vsock_shm: cid %u: a region of %u pages does not fit the VMM's RLIMIT_MEMLOCK (%lu pages, %llu locked)\n",
-			    sd->cid, total, sd->memlock_pages, locked);
-	return false;
-}
-
-/* Called with sd->lock held. Returns a new grant or NULL with *err set. */
 static struct vsock_shm_grant *grant_create(struct vsock_shm_dev *sd,
 					    struct vsock_shm_conn *c,
-					    const struct vsock_shm_pkt *pkt,
-					    int *err)
+					    const struct vsock_shm_pkt *pkt)
 {
 	u32 total = pkt->info.total_pages;
 	struct vsock_shm_grant *g;
-	int ret;
+	int ret = -ENOMEM;
 
-	if (!grant_fits(sd, total)) {
-		*err = VSHM_E_QUOTA;
-		return NULL;
-	}
-	*err = VSHM_E_NOMEM;
+	if (sd->nr_grants >= max_grants_per_vm ||
+	    total > VSOCK_SHM_GRANT_MAX_PAGES || !vsock_shm_pins_fit(sd, total))
+		return ERR_PTR(-EDQUOT);
 	g = kzalloc(sizeof(*g), GFP_KERNEL_ACCOUNT);
 	if (!g)
-		return NULL;
+		return ERR_PTR(-ENOMEM);
 	g->pages = kvcalloc(total, sizeof(*g->pages), GFP_KERNEL_ACCOUNT);
 	if (!g->pages)
 		goto out_free;
@@ -560,10 +319,8 @@ static struct vsock_shm_grant *grant_create(struct vsock_shm_dev *sd,
 	c->shared = true;
 	sd->nr_grants++;
 	/* The whole region is charged now: no chunk can go past a limit. */
-	sd->reserved_pages += total;
-	atomic64_add(total, &g->vmm_mm->pinned_vm);
+	vsock_shm_pins_charge(sd, total);
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_GRANTS_CREATED);
-	*err = 0;
 	return g;
 
 out_drop:
@@ -572,161 +329,7 @@ out_drop:
 	kvfree(g->pages);
 out_free:
 	kfree(g);
-	return NULL;
-}
-
-/*
- * Says whether the VMM memory at [hva, hva + n pages) may be pinned for the
- * long term and written: anonymous or private memory (a write breaks COW
- * into anonymous pages), shmem (memfd, tmpfs) and hugetlb. A shared mapping
- * of another file system's page cache is refused: a writable long-term pin
- * of it corrupts it (writeback of a page being written). Called with the
- * mmap_lock held.
- */
-static bool extent_pinnable(struct mm_struct *mm, u64 hva, u32 n)
-{
-	u64 end = hva + ((u64)n << PAGE_SHIFT);
-	struct vm_area_struct *vma;
-
-	while (hva < end) {
-		vma = vma_lookup(mm, hva);
-		if (!vma || (vma->vm_flags & (VM_IO | VM_PFNMAP)))
-			return false;
-		if ((vma->vm_flags & VM_SHARED) && vma->vm_file &&
-		    !is_vm_hugetlb_page(vma) &&
-		    file_inode(vma->vm_file)->i_sb->s_magic != TMPFS_MAGIC) {
-			pr_info_ratelimited("vhost_vsock_shm: guest memory at %#llx is a shared mapping of a %s file: not pinned\n",
-					    hva, vma->vm_file->f_path.dentry->d_sb->s_type->name);
-			return false;
-		}
-		hva = vma->vm_end;
-	}
-	return true;
-}
-
-/* Pins n pages of the VMM at hva into pages[]. Returns 0 or -errno. */
-static int pin_extent(struct mm_struct *mm, u64 hva, u32 n,
-		      struct page **pages)
-{
-	u32 done = 0;
-	long got = 0;
-
-	mmap_read_lock(mm);
-	if (!extent_pinnable(mm, hva, n)) {
-		mmap_read_unlock(mm);
-		return -EOPNOTSUPP;
-	}
-	while (done < n) {
-		got = pin_user_pages_remote(mm, hva + ((u64)done << PAGE_SHIFT),
-					    n - done, FOLL_WRITE | FOLL_LONGTERM,
-					    pages + done, NULL, NULL);
-		if (got <= 0)
-			break;
-		done += got;
-	}
-	mmap_read_unlock(mm);
-	if (done == n)
-		return 0;
-	unpin_user_pages(pages, done);
-	return got < 0 ? (int)got : -EFAULT;
-}
-
-/*
- * Does the process that holds the host end of @c see host-physical
- * addresses? As /proc/PID/pagemap shows PFNs: only with CAP_SYS_ADMIN (in
- * the initial user namespace) of the socket's opener. A socket no process
- * has accepted yet shows none. The mapping works the same without them.
- */
-static bool conn_shows_hpa(struct vsock_shm_conn *c)
-{
-	struct socket *sock;
-	bool show = false;
-
-	read_lock_bh(&c->sk->sk_callback_lock);
-	sock = c->sk->sk_socket;
-	if (sock && sock->file)
-		show = file_ns_capable(sock->file, &init_user_ns, CAP_SYS_ADMIN);
-	read_unlock_bh(&c->sk->sk_callback_lock);
-	return show;
-}
-
-/* Tries at pinning an extent that something else keeps invalidating. */
-#define PIN_TRIES	3
-
-/*
- * Pins an extent under its watch: if the VMM's range was invalidated while
- * it was pinned (pinning can break COW or migrate pages itself), the pages
- * may already be stale and it is pinned again. Returns 0 or an enum vshm_err.
- */
-static int pin_watched(struct vsock_shm_dev *sd, struct vsock_shm_watch *w,
-		       u64 hva, u32 n, struct page **pages)
-{
-	int tries;
-
-	for (tries = 0; tries < PIN_TRIES; tries++) {
-		vsock_shm_watch_begin(w);
-		if (pin_extent(sd->mm, hva, n, pages))
-			return VSHM_E_PIN;
-		if (vsock_shm_watch_pinned_stable(w))
-			return 0;
-		unpin_user_pages(pages, n);
-	}
-	return VSHM_E_BUSY;
-}
-
-/* Length of the run of host-contiguous pages starting at pages[0]. */
-static u32 run_len(struct page **pages, u32 n)
-{
-	unsigned long pfn = page_to_pfn(pages[0]);
-	u32 k;
-
-	for (k = 1; k < n; k++)
-		if (page_to_pfn(pages[k]) != pfn + k)
-			break;
-	return k;
-}
-
-/*
- * Records pages[0..n) of @g as pinned for this VM, one tree node per run.
- * Called with sd->lock held. Returns 0, VSHM_E_DUP if a page is already in
- * a live grant of the VM (this one included), or VSHM_E_NOMEM. On error
- * nothing of this call is recorded.
- */
-static int record_runs(struct vsock_shm_dev *sd, struct vsock_shm_grant *g,
-		       struct page **pages, u32 n)
-{
-	struct vsock_shm_run *run, *tmp;
-	LIST_HEAD(added);
-	u32 i, len;
-	int err = 0;
-
-	for (i = 0; i < n && !err; i += len) {
-		unsigned long pfn = page_to_pfn(pages[i]);
-
-		len = run_len(pages + i, n - i);
-		if (interval_tree_iter_first(&sd->pfns, pfn, pfn + len - 1)) {
-			err = VSHM_E_DUP;
-			break;
-		}
-		run = kmalloc(sizeof(*run), GFP_KERNEL_ACCOUNT);
-		if (!run) {
-			err = VSHM_E_NOMEM;
-			break;
-		}
-		run->it.start = pfn;
-		run->it.last = pfn + len - 1;
-		interval_tree_insert(&run->it, &sd->pfns);
-		list_add_tail(&run->node, &added);
-	}
-	if (err) {
-		list_for_each_entry_safe(run, tmp, &added, node) {
-			interval_tree_remove(&run->it, &sd->pfns);
-			kfree(run);
-		}
-		return err;
-	}
-	list_splice_tail(&added, &g->runs);
-	return 0;
+	return ERR_PTR(ret);
 }
 
 /* Makes room for @more spans in @g. Called by the vhost worker. */
@@ -747,23 +350,16 @@ static int grant_reserve_spans(struct vsock_shm_grant *g, u32 more)
 	return 0;
 }
 
-static u32 count_runs(struct page **pages, u32 n)
-{
-	u32 i, runs = n ? 1 : 0;
-
-	for (i = 1; i < n; i++)
-		if (page_to_pfn(pages[i]) != page_to_pfn(pages[i - 1]) + 1)
-			runs++;
-	return runs;
-}
-
 /*
  * Pins the pages of one translated chunk into its region's grant, records
  * them as granted to this VM (a page in two live grants is refused) and
  * rewrites each extent's address to the host-physical address of its first
  * page (0 for a server without CAP_SYS_ADMIN). Returns 0 with *grant_id
- * set, or an enum vshm_err with *detail set. On error the whole region's
- * grant is revoked: the guest must start over.
+ * set, or a negative errno with *detail set (-EBUSY while the VMM logs dirty
+ * pages, -EEXIST for a first chunk of a live region, -ENOENT for a later
+ * chunk of none, -EPROTO for a chunk out of order, -EDQUOT over a limit, or
+ * what pinning and recording return). On an error past those checks the
+ * whole region's grant is revoked: the guest must start over.
  */
 int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 			  struct vsock_shm_pkt *pkt, u32 *grant_id, u32 *detail)
@@ -779,20 +375,22 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 	*detail = VSHM_NO_INDEX;
 	/* The VMM logs dirty pages (migration.c): nothing is shared now. */
 	if (READ_ONCE(sd->dirty_log))
-		return VSHM_E_BUSY;
+		return -EBUSY;
 	mutex_lock(&sd->lock);
 	g = conn_grant(c, info->region);
 	if (info->first_page == 0) {
 		if (g)
-			err = VSHM_E_EXISTS;
+			err = -EEXIST;
 		else
-			g = grant_create(sd, c, pkt, &err);
+			g = grant_create(sd, c, pkt);
+		if (IS_ERR(g))
+			err = PTR_ERR(g);
 	} else if (!g) {
-		err = VSHM_E_NOREGION;
+		err = -ENOENT;
 	} else if (g->state != VSOCK_SHM_GRANT_FILLING ||
 		   g->filled != info->first_page ||
 		   g->nr_pages != info->total_pages) {
-		err = VSHM_E_ORDER;
+		err = -EPROTO;
 	}
 	if (err) {
 		/* Leave a live region of the same id alone. */
@@ -802,11 +400,10 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 	mutex_unlock(&sd->lock);
 
 	/* Only the vhost worker fills a grant: no lock needed for pages[]. */
-	if (grant_reserve_spans(g, info->nr_ext)) {
-		err = VSHM_E_NOMEM;
+	err = grant_reserve_spans(g, info->nr_ext);
+	if (err)
 		goto out_revoke;
-	}
-	show_hpa = conn_shows_hpa(c);
+	show_hpa = vsock_shm_conn_shows_hpa(c);
 	pos = g->filled;
 	for (i = 0; i < info->nr_ext; i++) {
 		struct vsock_shm_span *span;
@@ -816,17 +413,14 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 		vshm_wire_ext_get(info->ext, i, &gpa, &n);
 		watch = vsock_shm_watch_start(sd, pkt->hva[i], n, g->pages + pos);
 		if (IS_ERR(watch)) {
-			err = VSHM_E_NOMEM;
+			err = PTR_ERR(watch);
 			*detail = i;
 			goto out_revoke;
 		}
-		err = pin_watched(sd, watch, pkt->hva[i], n, g->pages + pos);
+		err = vsock_shm_pin_extent(sd, watch, pkt->hva[i], n,
+					   g->pages + pos);
 		if (!err) {
-			mutex_lock(&sd->lock);
-			err = record_runs(sd, g, g->pages + pos, n);
-			if (!err)
-				sd->pinned_pages += n;
-			mutex_unlock(&sd->lock);
+			err = vsock_shm_pins_record(sd, &g->runs, g->pages + pos, n);
 			/* Not recorded, so not the grant's: unpin them here. */
 			if (err)
 				unpin_user_pages(g->pages + pos, n);
@@ -836,7 +430,6 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 			*detail = i;
 			goto out_revoke;
 		}
-		vsock_shm_stat_add(VSOCK_SHM_STAT_PAGES_PINNED, n);
 		vshm_wire_ext_set_addr((void *)info->ext, i, show_hpa ?
 				       page_to_phys(g->pages[pos]) : 0);
 		span = &g->spans[g->nr_spans++];
@@ -852,7 +445,7 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 	mutex_lock(&g->lock);
 	g->pin_ns += ktime_get_ns() - t0;
 	if (info->last) {
-		g->nr_runs = count_runs(g->pages, g->nr_pages);
+		g->nr_runs = vsock_shm_count_runs(g->pages, g->nr_pages);
 		g->state = VSOCK_SHM_GRANT_COMPLETE;
 	}
 	mutex_unlock(&g->lock);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Grants: the host pages of one shared region, pinned for one connection.
+ * Grants: the host pages of one shared region, pinned for one connection
+ * (conn.h) by pin.c.
  *
  * A grant is created by the first GPA_LIST chunk of a region, filled chunk
  * by chunk in the vhost worker, complete after the last one, and revoked
@@ -11,7 +12,6 @@
 #ifndef _VHOST_VSOCK_SHM_GRANT_H
 #define _VHOST_VSOCK_SHM_GRANT_H
 
-#include <linux/interval_tree.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mm_types.h>
@@ -21,7 +21,7 @@
 struct seq_file;
 struct sock;
 struct socket;
-struct virtio_transport;
+struct vsock_shm_conn;
 struct vsock_shm_dev;
 struct vsock_shm_pkt;
 struct vsock_shm_watch;
@@ -37,20 +37,6 @@ enum vsock_shm_grant_state {
 	VSOCK_SHM_GRANT_FILLING,	/* chunks still expected */
 	VSOCK_SHM_GRANT_COMPLETE,	/* mappable */
 	VSOCK_SHM_GRANT_REVOKED,	/* unmapped, unpinned */
-};
-
-/*
- * One vsock connection of a device that carries vsock-shm messages, and
- * the host socket it was made with (held): its grants are that socket's.
- */
-struct vsock_shm_conn {
-	struct hlist_node node;		/* in vsock_shm_dev.conns */
-	struct sock *sk;		/* the host end (sock_hold) */
-	u32 guest_port;
-	u32 host_port;
-	bool mid_msg;			/* last packet had no EOM */
-	bool shared;			/* a grant was made on it */
-	struct list_head grants;	/* vsock_shm_grant.conn_node */
 };
 
 struct vsock_shm_grant {
@@ -78,7 +64,7 @@ struct vsock_shm_grant {
 	u64 pin_ns;
 
 	/* Filled by the vhost worker, emptied at revocation: */
-	struct list_head runs;		/* struct vsock_shm_run */
+	struct list_head runs;		/* struct vsock_shm_run (pin.h) */
 
 	/* Filled and read by the vhost worker only: */
 	struct vsock_shm_span *spans;	/* nr_spans of max_spans entries */
@@ -100,25 +86,6 @@ struct vsock_shm_span {
 	u32 how;
 	struct vsock_shm_watch *watch;	/* the VMM's range (watch.c) */
 };
-
-/*
- * A run of host-contiguous pinned pages of a grant, in its device's tree
- * of pinned pfns (vsock_shm_dev.pfns, under vsock_shm_dev.lock): a page in
- * two live grants of one VM is found per run, not per page.
- */
-struct vsock_shm_run {
-	struct interval_tree_node it;	/* [first pfn, last pfn] */
-	struct list_head node;		/* in vsock_shm_grant.runs */
-};
-
-struct vsock_shm_conn *vsock_shm_conn_find(struct vsock_shm_dev *sd,
-					   u32 guest_port, u32 host_port,
-					   bool create);
-void vsock_shm_conn_close(struct vsock_shm_dev *sd, u32 guest_port,
-			  u32 host_port);
-void vsock_shm_conn_close_all(struct vsock_shm_dev *sd, bool reset);
-void vsock_shm_conn_reap(struct vsock_shm_dev *sd);
-void vsock_shm_conn_set_transport(struct virtio_transport *t);
 
 int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 			  struct vsock_shm_pkt *pkt, u32 *grant_id, u32 *detail);

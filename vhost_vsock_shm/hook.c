@@ -23,6 +23,7 @@
 #define CREATE_TRACE_POINTS
 #include "trace.h"
 
+#include "conn.h"
 #include "grant.h"
 #include "hook.h"
 #include "pkt.h"
@@ -143,6 +144,35 @@ static void pkt_refuse(struct vsock_shm_pkt *pkt, struct sk_buff *skb,
 		vsock_shm_grant_free(sd, c, pkt->ctx.region);
 }
 
+/*
+ * The protocol's code for an error of the module (a negative errno): the
+ * one place where the module's errors become what a message says.
+ */
+static u32 pkt_err_code(int err)
+{
+	switch (err) {
+	case -EDQUOT:
+		return VSHM_E_QUOTA;
+	case -ENOMEM:
+		return VSHM_E_NOMEM;
+	case -EEXIST:
+		return VSHM_E_EXISTS;
+	case -ENOENT:
+		return VSHM_E_NOREGION;
+	case -EPROTO:
+		return VSHM_E_ORDER;
+	case -EBUSY:
+		return VSHM_E_BUSY;
+	case -EADDRINUSE:
+		return VSHM_E_DUP;
+	case -EFAULT:
+	case -EOPNOTSUPP:
+		return VSHM_E_PIN;
+	default:
+		return VSHM_E_INTERNAL;
+	}
+}
+
 /* Acts on the verdict the policies left for a GPA_LIST. */
 static void pkt_apply(struct vsock_shm_pkt *pkt, struct sk_buff *skb,
 		      struct vsock_shm_conn *c)
@@ -186,7 +216,7 @@ static void pkt_apply(struct vsock_shm_pkt *pkt, struct sk_buff *skb,
 	err = vsock_shm_grant_chunk(pkt->sd, c, pkt, &grant, &detail);
 	vsock_shm_stat_verdict(ctx->policy, !err);
 	if (err) {
-		pkt_refuse(pkt, skb, c, err, detail);
+		pkt_refuse(pkt, skb, c, pkt_err_code(err), detail);
 		return;
 	}
 	vshm_wire_mark_hpa(skb->data, grant);

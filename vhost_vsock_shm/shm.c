@@ -14,6 +14,7 @@
 #include <linux/slab.h>
 #include <linux/vhost.h>
 
+#include "conn.h"
 #include "grant.h"
 #include "memmap.h"
 #include "migration.h"
