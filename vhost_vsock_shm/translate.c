@@ -44,9 +44,10 @@ bool vsock_shm_in_mem_table(struct vhost_iotlb *umem, u64 gpa, u32 n)
 
 /*
  * Checks that extent [gfn, gfn + n) lies in one user memslot the guest may
- * write, that is neither logged by KVM (dirty tracking: VGA memory, or a
- * migration) nor outside the device's memory table, and returns the VMM
- * virtual address of its first page in *hva.
+ * write, inside the device's memory table (VHOST_SET_MEM_TABLE: QEMU leaves
+ * out VGA memory, for one), and returns the VMM virtual address of its
+ * first page in *hva. A slot whose dirty pages KVM logs (a migration in
+ * progress) is busy: nothing is shared until the logging ends.
  */
 static int memslot_extent(void *arg, u64 gpa, u32 n, u64 *hva)
 {
@@ -55,7 +56,7 @@ static int memslot_extent(void *arg, u64 gpa, u32 n, u64 *hva)
 	struct kvm_memory_slot *slot = gfn_to_memslot(x->kvm, gfn);
 
 	if (!slot || slot->id >= KVM_USER_MEM_SLOTS ||
-	    (slot->flags & (KVM_MEMSLOT_INVALID | KVM_MEM_LOG_DIRTY_PAGES)))
+	    (slot->flags & KVM_MEMSLOT_INVALID))
 		return VSHM_E_NOTMAPPABLE;
 #ifdef KVM_MEM_GUEST_MEMFD
 	/* Private guest memory: not the VMM's to pin or to share. */
@@ -68,6 +69,8 @@ static int memslot_extent(void *arg, u64 gpa, u32 n, u64 *hva)
 		return VSHM_E_RDONLY;
 	if (!vsock_shm_in_mem_table(x->umem, gpa, n))
 		return VSHM_E_NOTMAPPABLE;
+	if (slot->flags & KVM_MEM_LOG_DIRTY_PAGES)
+		return VSHM_E_BUSY;
 	*hva = slot->userspace_addr + ((gfn - slot->base_gfn) << PAGE_SHIFT);
 	return 0;
 }
