@@ -476,6 +476,41 @@ static bool refused_may_write(size_t k)
  * len: returns 0 and writes the documented fields, or VSHM_E_TRUNC and
  * nothing for len < 48; never past len.
  */
+/*
+ * vshm_wire_neuter() on any buffer: what it leaves can start no message the
+ * guest wrote. Either it did nothing (the buffer does not begin with the
+ * magic or a prefix of it) or the buffer is now a REFUSED(code) (48 bytes
+ * or more) or begins with no byte of the magic; nothing past it is written.
+ */
+static void check_neuter(const uint8_t *b, size_t n, uint32_t code)
+{
+	static const uint8_t magic[4] = { 'V', 'S', 'H', 'M' };
+	size_t k, m = n < 4 ? n : 4;
+	uint8_t *c = malloc(n + GUARD);
+	bool prefix = m > 0;
+
+	FUZZ_CHECK(c);
+	memcpy(c, b, n);
+	memset(c + n, GUARD_BYTE, GUARD);
+	for (k = 0; k < m; k++)
+		if (b[k] != magic[k])
+			prefix = false;
+	FUZZ_CHECK(vshm_wire_neuter(c, n, code) == prefix);
+	for (k = n; k < n + GUARD; k++)
+		FUZZ_CHECK(c[k] == GUARD_BYTE);
+	if (!prefix) {
+		FUZZ_CHECK(!memcmp(c, b, n));
+	} else if (n >= 48) {
+		FUZZ_CHECK(c[O_TYPE] == VSHM_MSG_REFUSED);
+		FUZZ_CHECK(fz_le32(c + O_STATUS) == (code ? code : VSHM_E_INTERNAL));
+	} else {
+		for (k = 0; k < m; k++)
+			FUZZ_CHECK(c[k] == 0);
+		FUZZ_CHECK(!memcmp(c + m, b + m, n - m));
+	}
+	free(c);
+}
+
 static void check_mark_refused(const uint8_t *b, size_t n, uint32_t code,
 			       uint32_t detail)
 {
@@ -658,6 +693,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	detail = size > 1 ? (b[size - 2] & 1 ? VSHM_NO_INDEX : b[size - 2]) :
 			    VSHM_NO_INDEX;
 	check_mark_refused(b, size, code, detail);
+	check_neuter(b, size, code);
 
 	/* 4. The module's whole decision. */
 	check_module(b, size, grc, dup_rc, bad);

@@ -516,31 +516,26 @@ static int kernel_text(uint64_t *start, uint64_t *end)
 }
 
 /*
- * An unprivileged guest process (uid 65534, no capabilities) names the
- * guest kernel's text in a GPA list: payloads are opaque to the guest
- * kernel, so only the host can stop it, by the guest port, which such a
- * process can only take above 1023. Expected: VSHM_E_PORT.
+ * Sends a GPA list of @n runs as an unprivileged process (uid 65534, no
+ * capabilities: it cannot bind a port below 1024), on a connection of its
+ * own. Returns the ERROR code it was answered with, -VSHM_MSG_MAPPED if it
+ * was mapped, or another negative value if it got no answer.
  */
-static void case_unprivileged_port(void)
+static int unprivileged_share(const struct vshm_run *r, size_t n,
+			      uint32_t npages)
 {
-	const char *name = "unprivileged_guest_process_refused";
 	unsigned char buf[VSHM_MAX_MSG];
 	struct sockaddr_vm sa = {
 		.svm_family = AF_VSOCK, .svm_cid = HOST_CID, .svm_port = port,
 	};
-	uint64_t start, end;
-	struct vshm_run r;
 	struct vshm_msg m;
 	int st, pfd[2];
 	int code = -1;
 	pid_t pid;
 	ssize_t len;
 
-	if (kernel_text(&start, &end) || !start || pipe(pfd)) {
-		report(name, 0, "no Kernel code in /proc/iomem");
-		return;
-	}
-	r = (struct vshm_run){ start & ~4095ULL, 16 };
+	if (pipe(pfd))
+		return -1;
 	pid = fork();
 	if (pid == 0) {
 		int s = -1, bound;
@@ -553,9 +548,9 @@ static void case_unprivileged_port(void)
 		bound = vshm_bind_privileged(s);
 		if (s < 0 || bound != -EACCES ||
 		    connect(s, (struct sockaddr *)&sa, sizeof(sa)) ||
-		    alloc_region(s, 1, 16))
+		    alloc_region(s, 1, npages))
 			_exit(3);
-		len = list_of(buf, 1, &r, 1);
+		len = list_of(buf, 1, r, n);
 		if (len < 0 || vsend(s, buf, (size_t)len))
 			_exit(4);
 		if (vrecv(s, &m, buf, sizeof(buf)) == VSHM_MSG_ERROR)
@@ -567,21 +562,57 @@ static void case_unprivileged_port(void)
 		_exit(0);
 	}
 	close(pfd[1]);
-	if (pid < 0 || read(pfd[0], &code, sizeof(code)) != sizeof(code)) {
-		if (pid > 0)
-			waitpid(pid, &st, 0);
-		close(pfd[0]);
-		report(name, 0, pid < 0 ? "fork failed" :
-			      "the unprivileged process failed before its answer");
-		return;
-	}
+	if (pid < 0 || read(pfd[0], &code, sizeof(code)) != sizeof(code))
+		code = -1000;
+	if (pid > 0)
+		waitpid(pid, &st, 0);
 	close(pfd[0]);
-	waitpid(pid, &st, 0);
-	if (code == -VSHM_MSG_MAPPED) {
-		report(name, 0, "the guest kernel's text was MAPPED for uid 65534");
+	return code;
+}
+
+/*
+ * An unprivileged guest process names the guest kernel's text in a GPA
+ * list: payloads are opaque to the guest kernel, so only the host can stop
+ * it, by the guest port. Expected: VSHM_E_PORT.
+ */
+static void case_unprivileged_port(void)
+{
+	const char *name = "unprivileged_guest_process_refused";
+	uint64_t start, end;
+	struct vshm_run r;
+	int code;
+
+	if (kernel_text(&start, &end) || !start) {
+		report(name, 0, "no Kernel code in /proc/iomem");
 		return;
 	}
-	report_code(name, code, VSHM_E_PORT);
+	r = (struct vshm_run){ start & ~4095ULL, 16 };
+	code = unprivileged_share(&r, 1, 16);
+	if (code == -VSHM_MSG_MAPPED)
+		report(name, 0, "the guest kernel's text was MAPPED for uid 65534");
+	else if (code <= -1000 || code == -1)
+		report(name, 0, "the unprivileged process failed before its answer");
+	else
+		report_code(name, code, VSHM_E_PORT);
+}
+
+/*
+ * With the policy's unprivileged-ports on, the same process shares (pages
+ * its root parent found the GPAs of, with the guest's pattern): MAPPED.
+ */
+static void case_unprivileged_allowed(void)
+{
+	const char *name = "unprivileged_port_shares_when_the_policy_allows";
+	struct vshm_run r[4];
+	int i, code;
+
+	vshm_pattern_fill(mem, 4 * 4096, VSHM_PATTERN_DEFAULT_SEED, 1);
+	for (i = 0; i < 4; i++)
+		r[i] = (struct vshm_run){ gpa[i], 1 };
+	code = unprivileged_share(r, 4, 4);
+	report(name, code == -VSHM_MSG_MAPPED,
+	       code == -VSHM_MSG_MAPPED ? "MAPPED" :
+	       code >= 0 ? vshm_err_name(code) : "no answer");
 }
 
 static void run_all(void)
@@ -676,7 +707,7 @@ int main(int argc, char **argv)
 	int fd, i;
 
 	if (argc < 2 || !(port = (unsigned int)strtoul(argv[1], NULL, 0))) {
-		fprintf(stderr, "usage: guest_rules PORT [--no-policy | --quota | --ram-end ADDR]\n");
+		fprintf(stderr, "usage: guest_rules PORT [--no-policy | --quota | --unprivileged-allowed | --ram-end ADDR]\n");
 		return 1;
 	}
 	mem = mmap(NULL, 8 * 4096, PROT_READ | PROT_WRITE,
@@ -698,6 +729,8 @@ int main(int argc, char **argv)
 		ram_end = strtoull(argv[3], NULL, 0);
 	if (argc > 2 && !strcmp(argv[2], "--no-policy"))
 		run_no_policy();
+	else if (argc > 2 && !strcmp(argv[2], "--unprivileged-allowed"))
+		case_unprivileged_allowed();
 	else if (argc > 2 && !strcmp(argv[2], "--quota"))
 		case_quota();
 	else
