@@ -2223,6 +2223,30 @@ TEST_F_TIMEOUT(vmm, vmm_discards_memory_revokes, TEST_SECS)
 	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
 }
 
+/*
+ * Guest RAM in a shared memfd (QEMU's memory-backend-memfd): the VMM
+ * punches a hole under the region (MADV_REMOVE is fallocate's
+ * PUNCH_HOLE on the memfd) and the guest writes there again.
+ */
+TEST_F_TIMEOUT(vmm, memfd_hole_punched_revokes, TEST_SECS)
+{
+	long long revoked0;
+	uint64_t *w;
+
+	ASSERT_EQ(0, start_vm_backed(self, VM_RAM_MEMFD));
+	two_extents(&self->sh);
+	ASSERT_EQ(0, share_mapped(self));
+	ASSERT_EQ(PROBE_DATA, probe_first(self));
+	revoked0 = mod_stat("grants_revoked");
+	ASSERT_EQ(0, madvise(vm_gpa_to_hva(&self->vm, self->sh.runs[0].addr),
+			     self->sh.runs[0].npages * PAGE, MADV_REMOVE));
+	w = share_word(&self->vm, &self->sh, 0);
+	ASSERT_NE(NULL, w);
+	*w = 0x600d600d600d600dULL;
+	expect_revoked(_metadata, self, revoked0);
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+}
+
 /* The VMM maps other memory over the region (munmap + mmap at the address). */
 TEST_F_TIMEOUT(vmm, vmm_remaps_memory_revokes, TEST_SECS)
 {
