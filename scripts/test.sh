@@ -66,7 +66,7 @@ else
 	[ $frc = 0 ] && [ -s "$RES/fuzz.tap" ] ||
 		echo "not ok 99 fuzz-regress: make -C fuzz regress exited $frc" >> "$RES/fuzz.tap"
 
-	stage lab "$TOP/scripts/lab/l1" -t 2700 -n suite -- scripts/lab/l1-suite.sh
+	stage lab "$TOP/scripts/lab/l1" -t 3600 -n suite -- scripts/lab/l1-suite.sh
 	lrc=$?
 	cp "$B"/lab/runs/suite/*.tap "$RES/" 2>/dev/null
 	# A suite that left no TAP at all did not run: that fails too.

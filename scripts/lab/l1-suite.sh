@@ -35,7 +35,7 @@ stamp "selftests: vmm (a VMM of our own: memslots, memory table, VMM killed)"
 suite 300 vmm selftests/vmm/run.sh "$R/vmm.tap"
 
 stamp "selftests: sharing"
-suite 720 sharing selftests/sharing/run.sh "$R/sharing.tap"
+suite 1200 sharing selftests/sharing/run.sh "$R/sharing.tap"
 
 stamp "selftests: policy CLI"
 suite 600 policy selftests/policy/run.sh "$R/policy.tap"

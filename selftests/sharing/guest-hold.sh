@@ -6,6 +6,10 @@
 #   hold      keep it for HOLD_MS (default 15 s) while the host acts (the
 #             host may kill its server: the client then ends)
 #   poweroff  power the guest off (last)
+#   reboot    reboot the guest at once (sysrq b: no guest shutdown at all)
+#   panic     panic the guest kernel (sysrq c; panic=-1 reboots it)
+#   wait      wait for the host to act on the VM (reset it, say)
+# After reboot and panic (l2 --reboot) the guest boots and runs this again.
 # A share that finds no server (the host is restarting it) is tried again
 # for up to a minute.
 # Usage: guest-hold.sh PORT SIZE MODE...
@@ -17,7 +21,7 @@ share() {
 	tries=0
 	while :; do
 		vshm-guest share --port "$port" --size "$size" \
-			--hold-ms "${HOLD_MS:-15000}" > /tmp/share.log 2>&1 &
+			--hold-ms "$hold" > /tmp/share.log 2>&1 &
 		pid=$!
 		i=0
 		until grep -q 'holding' /tmp/share.log; do
@@ -39,6 +43,11 @@ share() {
 }
 
 for mode in "$@"; do
+	# A guest that goes away must still hold its region when it does.
+	case "$mode" in
+	reboot|panic|wait)	hold=600000 ;;
+	*)			hold=${HOLD_MS:-15000} ;;
+	esac
 	share
 	cat /tmp/share.log
 	echo "guest-hold: mapped, now: $mode"
@@ -46,6 +55,9 @@ for mode in "$@"; do
 	kill)		kill -9 $pid; wait $pid; sleep 3 ;;
 	hold)		wait $pid ;;
 	poweroff)	poweroff -f ;;
+	reboot)		sleep 3; echo b > /proc/sysrq-trigger; sleep 600 ;;
+	panic)		sleep 3; echo c > /proc/sysrq-trigger; sleep 600 ;;
+	wait)		wait $pid ;;
 	*)		echo "guest-hold: unknown mode $mode"; exit 1 ;;
 	esac
 done

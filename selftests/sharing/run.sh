@@ -56,6 +56,17 @@ merge_guest() {	# renumber the guest's lines after ours
 	done < "$OUT.guest"
 	rm -f "$OUT.guest"
 }
+# monitor_open NAME: FIFOs for QEMU's monitor in L1's own /run (9p has
+# none), its answers copied to $R/NAME.monitor.log.
+monitor_open() {
+	MON=/run/$1.mon
+	rm -f "$MON.in" "$MON.out"
+	mkfifo "$MON.in" "$MON.out"
+	cat "$MON.out" > "$R/$1.monitor.log" 2>&1 &
+	monlog=$!
+}
+# A command to QEMU's monitor; a QEMU that is gone no longer reads the FIFO.
+monitor() { timeout 10 bash -c 'echo "$1" > "$2"' _ "$1" "$MON.in"; sleep 1; }
 start_server() {
 	"$SERVER" --port $PORT > "$R/server-$1.log" 2>&1 &
 	SERVER_PID=$!
@@ -94,6 +105,13 @@ while IFS='|' read -r verdict rest; do echo "$verdict 0 sharing/bystander: $rest
 merge_guest
 check bystander_completed bash -c "[ $brc = 0 ] && grep -q '^\[l2:4\] 1\.\.[1-9]' '$R/l2-bystander.log'"
 check pins_back_after_rules pins_at_base
+# The policy's tunable widens sharing to unprivileged guest ports: the
+# uid-65534 process that rules saw refused now shares pages of its own.
+check policy_allows_unprivileged_ports "$CTL" policy set unprivileged-ports on
+guest_tap unprivileged guest_rules $PORT --unprivileged-allowed
+merge_guest
+check policy_back_to_privileged_ports "$CTL" policy set unprivileged-ports off
+check pins_back_after_unprivileged pins_at_base
 # The per-VM page limit: 8 pages over a limit of 4.
 P=/sys/module/vhost_vsock_shm/parameters/max_pages_per_vm
 old_quota=$(cat $P)
@@ -170,6 +188,50 @@ grep '^\[l2:3\]' "$R/l2-life.log" | tail -12
 check lifetime_ended_without_free eq "$(counter frees)" "$F0" "FREEs seen"
 stop_server
 
+# 4b. A guest that goes away while the server reads its region, with no
+# FREE and no close of its own: a reboot (sysrq b), a panic (panic=-1
+# reboots it) and QEMU's system_reset, each in a guest QEMU reboots
+# (l2 --reboot). QEMU stops the device as the guest resets: the region is
+# revoked (the server's reader gets SIGBUS, not data of a page the guest
+# lost), the pins come back, the server's connection ends, and the guest,
+# booted again, shares again. host_reader is the server (the server
+# library, reading every region it maps from a thread of its own).
+reader_saw() { grep -q "$2" "$R/reader-$1.log"; }
+mapped_twice() { [ "$(grep -c '^mapped ' "$R/reader-$1.log")" -ge 2 ]; }
+booted_twice() { [ "$(grep -ac 'l2-init: up' "$R/l2-$1.console")" -ge 2 ]; }
+for how in reboot panic reset; do
+	act=$how
+	[ $how = reset ] && act=wait
+	monitor_open "l2-$how"
+	"$BUILD/selftests/host_reader" $((PORT + 2)) 2 > "$R/reader-$how.log" 2>&1 &
+	reader=$!
+	sleep 0.3
+	scripts/lab/l2 -c 3 -t 300 --reboot --monitor "$MON" -l "$R/l2-$how.console" \
+		-- guest-hold.sh $((PORT + 2)) 4M $act > "$R/l2-$how.log" 2>&1 &
+	l2=$!
+	if wait_for 150 reader_saw $how '^mapped 1 '; then
+		[ $how = reset ] && sleep 2 && monitor system_reset
+		check "${how}_reader_gets_sigbus" wait_for 60 reader_saw $how '^reader 1 SIGBUS'
+		# Ended by the connection's end, never by a FREE of the guest.
+		check "${how}_server_connection_ends" wait_for 30 reader_saw $how \
+			'^ended 1 [0-9]* \(reset\|closed\)'
+		check "${how}_revokes_pins_back" wait_for 30 pins_at_base
+		check "${how}_guest_boots_again" wait_for 150 booted_twice $how
+		check "${how}_guest_shares_again" wait_for 150 mapped_twice $how
+	else
+		emit "not ok" "${how}_reader_gets_sigbus # the guest's region was never mapped"
+	fi
+	monitor quit
+	wait "$l2" 2>/dev/null
+	kill "$monlog" 2>/dev/null
+	check "${how}_guest_kernel_clean" bash -c "! grep -aq '@@L2-KERNEL' '$R/l2-$how.console'"
+	check "${how}_server_saw_every_end" wait_for 30 bash -c "! kill -0 $reader 2>/dev/null"
+	kill "$reader" 2>/dev/null
+	wait "$reader" 2>/dev/null
+	sed 's/^/# reader: /' "$R/reader-$how.log" | head -8
+	check "pins_back_after_$how" wait_for 30 pins_at_base
+done
+
 # 5. Guest RAM as production hosts back it, through QEMU's memory backends:
 # a shared memfd, and 2 MiB huge pages (libvirt's <hugepages/>). The same
 # shares as the bystander's: mapped, checked, freed, nothing left pinned.
@@ -188,17 +250,6 @@ check server_checked_backed_guests bash -c "! grep -q 'check=FAILED' '$R/server-
 # migration starts (slowed to 1 KiB/s so that it lasts). QEMU turns on
 # vhost's dirty log: the region is revoked and its pages marked dirty,
 # shares are refused with VSHM_E_BUSY; after migrate_cancel they work again.
-# monitor_open NAME: FIFOs for QEMU's monitor in L1's own /run (9p has
-# none), its answers copied to $R/NAME.monitor.log.
-monitor_open() {
-	MON=/run/$1.mon
-	rm -f "$MON.in" "$MON.out"
-	mkfifo "$MON.in" "$MON.out"
-	cat "$MON.out" > "$R/$1.monitor.log" 2>&1 &
-	monlog=$!
-}
-# A command to QEMU's monitor; a QEMU that is gone no longer reads the FIFO.
-monitor() { timeout 10 bash -c 'echo "$1" > "$2"' _ "$1" "$MON.in"; sleep 1; }
 monitor_open l2-mig
 start_server mig
 G0=$(created)
