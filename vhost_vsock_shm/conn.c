@@ -174,11 +174,11 @@ void vsock_shm_conn_close(struct vsock_shm_dev *sd, u32 guest_port,
 }
 
 /*
- * Ends every connection of @sd and revokes its grants: the device stopped,
- * changed its CID or is going away. With @reset, the host end of each that
- * shared is reset: its guest can no longer be heard on it.
+ * Ends the connections of @sd that @ends says (every one for NULL) and
+ * revokes their grants; with @reset, as for conns_free().
  */
-void vsock_shm_conn_close_all(struct vsock_shm_dev *sd, bool reset)
+static void conns_end(struct vsock_shm_dev *sd,
+		      bool (*ends)(struct vsock_shm_conn *c), bool reset)
 {
 	struct vsock_shm_conn *c;
 	struct hlist_node *tmp;
@@ -188,10 +188,21 @@ void vsock_shm_conn_close_all(struct vsock_shm_dev *sd, bool reset)
 
 	mutex_lock(&sd->lock);
 	hash_for_each_safe(sd->conns, bkt, tmp, c, node)
-		conn_unlink(sd, c, &gone, &dead);
+		if (!ends || ends(c))
+			conn_unlink(sd, c, &gone, &dead);
 	mutex_unlock(&sd->lock);
 	vsock_shm_grants_revoke(sd, &dead);
 	conns_free(&gone, reset);
+}
+
+/*
+ * Ends every connection of @sd and revokes its grants: the device stopped,
+ * changed its CID or is going away. With @reset, the host end of each that
+ * shared is reset: its guest can no longer be heard on it.
+ */
+void vsock_shm_conn_close_all(struct vsock_shm_dev *sd, bool reset)
+{
+	conns_end(sd, NULL, reset);
 }
 
 /* Was the host end of @c closed by its holder? */
@@ -213,19 +224,7 @@ static bool conn_sock_released(struct vsock_shm_conn *c)
  */
 void vsock_shm_conn_reap(struct vsock_shm_dev *sd)
 {
-	struct vsock_shm_conn *c;
-	struct hlist_node *tmp;
-	HLIST_HEAD(gone);
-	LIST_HEAD(dead);
-	int bkt;
-
-	mutex_lock(&sd->lock);
-	hash_for_each_safe(sd->conns, bkt, tmp, c, node)
-		if (conn_sock_released(c))
-			conn_unlink(sd, c, &gone, &dead);
-	mutex_unlock(&sd->lock);
-	vsock_shm_grants_revoke(sd, &dead);
-	conns_free(&gone, false);
+	conns_end(sd, conn_sock_released, false);
 }
 
 /*

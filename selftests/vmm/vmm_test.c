@@ -1663,10 +1663,13 @@ vmm_child(FIXTURE_DATA(vmm) *self, int wfd)
 		pause();
 }
 
-/* The VMM is SIGKILLed while the server has the region mapped. */
-TEST_F_TIMEOUT(vmm, vmm_killed_revokes, TEST_SECS)
+/*
+ * Runs the VMM in a child (vmm_child()), which shares two_extents(): on
+ * return self->grant is its grant, mapped by the server.
+ */
+static void vmm_child_start(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(vmm) *self)
 {
-	long long revoked0, released0;
 	struct pollfd pfd;
 	int p[2];
 
@@ -1685,6 +1688,14 @@ TEST_F_TIMEOUT(vmm, vmm_killed_revokes, TEST_SECS)
 	close(p[0]);
 	ASSERT_NE((uint64_t)0, self->grant);
 	two_extents(&self->sh);
+}
+
+/* The VMM is SIGKILLed while the server has the region mapped. */
+TEST_F_TIMEOUT(vmm, vmm_killed_revokes, TEST_SECS)
+{
+	long long revoked0, released0;
+
+	vmm_child_start(_metadata, self);
 	ASSERT_TRUE(grant_listed(self->grant));
 	ASSERT_EQ(PROBE_DATA, probe_first(self));
 
@@ -2448,25 +2459,9 @@ TEST_F_TIMEOUT(vmm, revocation_races_munmap, TEST_SECS)
 {
 	long long revoked0;
 	struct ctl_rep rep;
-	struct pollfd pfd;
 	long reads;
-	int p[2];
 
-	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
-	fflush(NULL);
-	self->vmm_pid = fork();
-	ASSERT_LE(0, self->vmm_pid);
-	if (self->vmm_pid == 0) {
-		close(p[0]);
-		vmm_child(self, p[1]);
-	}
-	close(p[1]);
-	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
-	ASSERT_EQ(1, poll(&pfd, 1, 2 * RECV_MS));
-	ASSERT_EQ((ssize_t)sizeof(self->grant), read(p[0], &self->grant, sizeof(self->grant)));
-	close(p[0]);
-	ASSERT_NE((uint64_t)0, self->grant);
-	two_extents(&self->sh);
+	vmm_child_start(_metadata, self);
 	ASSERT_EQ(PROBE_DATA, probe_first(self));
 
 	ASSERT_EQ(0, server_call(&self->srv, CTL_CHURN_START, 0, &rep));
