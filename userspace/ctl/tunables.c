@@ -173,15 +173,19 @@ static int read_quota(const struct pinned *p, struct quota_ent **out)
 	return n;
 }
 
-/* settings[0].default_quota; 0 on success, -1 (no such map). */
-static int read_default_quota(const struct pinned *p, __u64 *q)
+/*
+ * The first @len bytes of entry 0 of the ARRAY map pinned as @file (its
+ * values at least @len bytes); 0 on success, -1 (no such map).
+ */
+static int read_array_head(const struct pinned *p, const char *file,
+			   void *out, __u32 len)
 {
 	struct bpf_map_info info;
 	__u32 key = 0;
 	void *v;
 	int fd;
 
-	fd = open_map(p, "settings", BPF_MAP_TYPE_ARRAY, 4, 8, 4096, &info);
+	fd = open_map(p, file, BPF_MAP_TYPE_ARRAY, 4, len, 4096, &info);
 	if (fd < 0)
 		return -1;
 	v = calloc(1, info.value_size);
@@ -190,33 +194,26 @@ static int read_default_quota(const struct pinned *p, __u64 *q)
 		close(fd);
 		return -1;
 	}
-	memcpy(q, v, sizeof(*q));
+	memcpy(out, v, len);
 	free(v);
 	close(fd);
 	return 0;
 }
 
+/* settings[0].default_quota; 0 on success, -1 (no such map). */
+static int read_default_quota(const struct pinned *p, __u64 *q)
+{
+	return read_array_head(p, "settings", q, sizeof(*q));
+}
+
 /* guest_ports[0].unprivileged_ports; 0 on success, -1 (no such map). */
 static int read_unprivileged_ports(const struct pinned *p, bool *on)
 {
-	struct bpf_map_info info;
-	__u32 key = 0, v32;
-	void *v;
-	int fd;
+	__u32 v32;
 
-	fd = open_map(p, GUEST_PORTS_MAP, BPF_MAP_TYPE_ARRAY, 4, 4, 4096, &info);
-	if (fd < 0)
+	if (read_array_head(p, GUEST_PORTS_MAP, &v32, sizeof(v32)))
 		return -1;
-	v = calloc(1, info.value_size);
-	if (!v || bpf_map_lookup_elem(fd, &key, v)) {
-		free(v);
-		close(fd);
-		return -1;
-	}
-	memcpy(&v32, v, sizeof(v32));
 	*on = v32 != 0;
-	free(v);
-	close(fd);
 	return 0;
 }
 
