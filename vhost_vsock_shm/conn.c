@@ -157,8 +157,13 @@ static void conns_free(struct hlist_head *gone, bool reset)
 	}
 }
 
+/*
+ * Ends connection guest_port -> host_port, if tracked. With @sk (the host
+ * socket a packet of the host came from), only if it is that socket's: a
+ * late RST of an older connection on the same ports ends nothing else.
+ */
 void vsock_shm_conn_close(struct vsock_shm_dev *sd, u32 guest_port,
-			  u32 host_port)
+			  u32 host_port, struct sock *sk)
 {
 	struct vsock_shm_conn *c;
 	HLIST_HEAD(gone);
@@ -166,7 +171,7 @@ void vsock_shm_conn_close(struct vsock_shm_dev *sd, u32 guest_port,
 
 	mutex_lock(&sd->lock);
 	c = vsock_shm_conn_find(sd, guest_port, host_port, false);
-	if (c)
+	if (c && (!sk || sk == c->sk))
 		conn_unlink(sd, c, &gone, &dead);
 	mutex_unlock(&sd->lock);
 	vsock_shm_grants_revoke(sd, &dead);

@@ -31,7 +31,7 @@ struct vsock_shm_conn *vsock_shm_conn_find(struct vsock_shm_dev *sd,
 					   u32 guest_port, u32 host_port,
 					   bool create);
 void vsock_shm_conn_close(struct vsock_shm_dev *sd, u32 guest_port,
-			  u32 host_port);
+			  u32 host_port, struct sock *sk);
 void vsock_shm_conn_close_all(struct vsock_shm_dev *sd, bool reset);
 void vsock_shm_conn_reap(struct vsock_shm_dev *sd);
 void vsock_shm_conn_set_transport(struct virtio_transport *t);

@@ -258,7 +258,7 @@ void vsock_shm_guest_pkt(struct vsock_shm_dev *sd, u32 guest_cid,
 	if (ctx->op == VIRTIO_VSOCK_OP_RST || ctx->op == VIRTIO_VSOCK_OP_SHUTDOWN ||
 	    ctx->op == VIRTIO_VSOCK_OP_REQUEST) {
 		/* The end of a connection, or the start of a new one. */
-		vsock_shm_conn_close(sd, ctx->src_port, ctx->dst_port);
+		vsock_shm_conn_close(sd, ctx->src_port, ctx->dst_port, NULL);
 	} else if (ctx->type == VIRTIO_VSOCK_TYPE_SEQPACKET &&
 		   ctx->op == VIRTIO_VSOCK_OP_RW) {
 		mutex_lock(&sd->lock);
@@ -310,7 +310,8 @@ void vsock_shm_host_pkt(struct vsock_shm_dev *sd, struct sk_buff *skb)
 	struct virtio_vsock_hdr *hdr = virtio_vsock_hdr(skb);
 	u16 op = le16_to_cpu(hdr->op);
 
+	/* skb->sk: the host socket that sent it (none for a reply to none). */
 	if (op == VIRTIO_VSOCK_OP_RST || op == VIRTIO_VSOCK_OP_SHUTDOWN)
 		vsock_shm_conn_close(sd, le32_to_cpu(hdr->dst_port),
-				     le32_to_cpu(hdr->src_port));
+				     le32_to_cpu(hdr->src_port), skb->sk);
 }

@@ -9,9 +9,10 @@
 
 /*
  * Binds the AF_VSOCK socket @fd to a free port below VSHM_PRIVILEGED_PORTS
- * (from 1023 down to 512). Returns 0, -EACCES when the caller may not bind
- * one (no CAP_NET_BIND_SERVICE), -EADDRINUSE when all are taken, or another
- * negative errno.
+ * (512 to 1023, each call starting past the port the last one took, so a
+ * port just closed is not taken again at once). Returns 0, -EACCES when the
+ * caller may not bind one (no CAP_NET_BIND_SERVICE), -EADDRINUSE when all
+ * are taken, or another negative errno. Not thread-safe.
  */
 int vshm_bind_privileged(int fd);
 
