@@ -5,8 +5,8 @@
 #   make demo    the main job, end to end in the lab VMs
 #   make test    every test suite, ending with "N passed, M failed"
 #
-# Everything is built under build/. KVER=<abi> picks the target Debian 6.1
-# kernel (default: the one linux-image-amd64 depends on).
+# Everything is built under build/. KVER=<abi> picks the target Debian kernel
+# (default: the 6.1 of linux-image-amd64; backports: newest bookworm-bpo 6.12).
 
 TOP := $(CURDIR)
 B := $(TOP)/build

@@ -9,13 +9,100 @@
 #   vmlinux.h   the BPF header generated from that BTF
 # and print "KVER=<abi>" and "KDIR=<dir>" on success.
 #
-# The ABI is resolved from linux-image-amd64 unless KVER is set.
+# KVER picks the kernel:
+#   (unset)             the 6.1 ABI linux-image-amd64 depends on (the machine's
+#                       apt sources), pinned in build/kernel/current once known
+#   6.1.<n>-amd64       that 6.1 ABI, from the machine's apt sources
+#   backports           the newest $BPO_SERIES ABI of $BPO_SUITE, resolved from
+#                       its package lists each time they are refreshed
+#   $BPO_SERIES.<n>+<x>-amd64  that ABI, from $BPO_SUITE
+# $BPO_SUITE is read through a private apt configuration under build/apt/
+# (its own sources, lists and cache): the machine's /etc/apt is not changed.
+# Only a 6.1 ABI is recorded in build/kernel/current, so preparing another
+# kernel never changes what a plain "make" builds for.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 
 die() { echo "kernel: $*" >&2; exit 1; }
+warn() { echo "kernel: $*" >&2; }
+
+BPO_SUITE=${BPO_SUITE:-bookworm-backports}
+BPO_SERIES=${BPO_SERIES:-6.12}
+BPO_MAX_AGE=${BPO_MAX_AGE:-360}	# minutes before its package lists are refreshed
+APTDIR=$BUILD/apt/$BPO_SUITE
+
+# apt with the machine's configuration, or with the private one once
+# use_backports has set APT_CONF.
+APT_CONF=
+apt_() {
+	if [ -n "$APT_CONF" ]; then APT_CONFIG=$APT_CONF "$@"; else "$@"; fi
+}
+
+# The private apt configuration for $BPO_SUITE: the same mirror as the
+# machine's Debian sources (deb.debian.org if none), the archive keyring, and
+# lists, cache and preferences of its own. The apt.conf.d snippets of the
+# machine (proxies and the like) still apply.
+use_backports() {
+	local mirror conf=$APTDIR/apt.conf
+	mirror=${BPO_MIRROR:-$(apt-get indextargets --format '$(REPO_URI)' \
+		'Origin: Debian' "Codename: ${BPO_SUITE%-backports}" 2>/dev/null | head -1)}
+	mirror=${mirror:-http://deb.debian.org/debian}
+	mkdir -p "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial" \
+		"$APTDIR/sources.list.d" "$APTDIR/preferences.d"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror%/} $BPO_SUITE main" \
+		> "$APTDIR/sources.list.new"
+	cat > "$APTDIR/apt.conf.new" <<-EOF
+	Dir::Etc::SourceList "$APTDIR/sources.list";
+	Dir::Etc::SourceParts "$APTDIR/sources.list.d";
+	Dir::Etc::Preferences "$APTDIR/preferences";
+	Dir::Etc::PreferencesParts "$APTDIR/preferences.d";
+	Dir::State::Lists "$APTDIR/lists";
+	Dir::State::extended_states "$APTDIR/extended_states";
+	Dir::Cache "$APTDIR/cache";
+	APT::Sandbox::User "root";
+	EOF
+	# A changed source or configuration makes the lists stale.
+	if ! cmp -s "$APTDIR/sources.list.new" "$APTDIR/sources.list" ||
+	   ! cmp -s "$APTDIR/apt.conf.new" "$conf"; then
+		rm -f "$APTDIR/updated"
+	fi
+	mv "$APTDIR/sources.list.new" "$APTDIR/sources.list"
+	mv "$APTDIR/apt.conf.new" "$conf"
+	APT_CONF=$conf
+	if [ -z "$(find "$APTDIR/updated" -mmin -"$BPO_MAX_AGE" 2>/dev/null)" ]; then
+		echo "kernel: updating the package lists of $BPO_SUITE" >&2
+		if apt_ apt-get update -q >"$APTDIR/update.log" 2>&1 &&
+		   ! grep -q '^[WE]:' "$APTDIR/update.log"; then
+			touch "$APTDIR/updated"
+		elif [ -f "$APTDIR/updated" ]; then
+			warn "apt-get update for $BPO_SUITE failed; using the lists of $(date -r "$APTDIR/updated")"
+			grep '^[WE]:' "$APTDIR/update.log" >&2 || true
+		else
+			tail -5 "$APTDIR/update.log" >&2
+			die "cannot read the package lists of $BPO_SUITE"
+		fi
+	fi
+}
+
+# The newest $BPO_SERIES amd64 ABI whose headers are in $BPO_SUITE (the
+# archive keeps images of older ABIs, but headers of the newest only).
+resolve_bpo_kver() {
+	local p abi v best= bestv= re="^${BPO_SERIES//./\\.}\\.[0-9]+\\+[a-z0-9.~]+-amd64\$"
+	for p in $(apt_ apt-cache pkgnames "linux-headers-$BPO_SERIES." 2>/dev/null); do
+		abi=${p#linux-headers-}
+		[[ $abi =~ $re ]] || continue
+		v=$(apt_ apt-cache show --no-all-versions "$p" 2>/dev/null |
+		    awk '/^Version:/ { print $2; exit }')
+		[ -n "$v" ] || continue
+		if [ -z "$bestv" ] || dpkg --compare-versions "$v" gt "$bestv"; then
+			best=$abi bestv=$v
+		fi
+	done
+	[ -n "$best" ] || die "no linux-headers-$BPO_SERIES.*-amd64 in $BPO_SUITE"
+	echo "$best"
+}
 
 resolve_kver() {
 	local dep
@@ -35,34 +122,59 @@ if [ -z "$KVER" ]; then
 fi
 case "$KVER" in
 	6.1.*-amd64) ;;
-	*) die "KVER '$KVER' is not a Debian 6.1 amd64 ABI (e.g. 6.1.0-56-amd64)" ;;
+	backports)
+		use_backports
+		KVER=$(resolve_bpo_kver) ;;
+	"$BPO_SERIES".*-amd64) ;;
+	*) die "KVER '$KVER' is neither a Debian 6.1 amd64 ABI (e.g. 6.1.0-56-amd64), nor a $BPO_SERIES amd64 ABI of $BPO_SUITE, nor 'backports'" ;;
 esac
+
+# Only the default line is pinned as the one a plain "make" builds for.
+record_current() {
+	case "$KVER" in
+		6.1.*-amd64) echo "$KVER" > "$BUILD/kernel/current" ;;
+	esac
+}
 
 K=$BUILD/kernel/$KVER
 STAMP=$K/.ready
 if [ -f "$STAMP" ]; then
-	echo "$KVER" > "$BUILD/kernel/current"
+	record_current
 	echo "KVER=$KVER"
 	echo "KDIR=$K"
 	exit 0
 fi
 
 mkdir -p "$K/debs" "$K/root" "$K/src"
+case "$KVER" in
+	"$BPO_SERIES".*-amd64) [ -n "$APT_CONF" ] || use_backports ;;
+esac
 
-ver=$(apt-cache show "linux-image-$KVER" 2>/dev/null |
+ver=$(apt_ apt-cache show "linux-image-$KVER" 2>/dev/null |
       awk '/^Version:/ { print $2; exit }')
 [ -n "$ver" ] || die "package linux-image-$KVER is not in the apt sources"
-abi_common=${KVER%-amd64}-common
+# The common headers and the kbuild package are named by the headers'
+# dependencies; linux-source by the upstream series of the same version.
+hdeps=$(apt_ apt-cache show "linux-headers-$KVER=$ver" 2>/dev/null |
+	awk '/^Depends:/ { sub(/^Depends: */, ""); print; exit }' |
+	tr ',|' '\n\n' | awk '{ print $1 }')
+[ -n "$hdeps" ] || die "package linux-headers-$KVER=$ver is not in the apt sources"
+common=$(grep -E '^linux-headers-.*-common$' <<<"$hdeps" || true)
+kbuild=$(grep -E '^linux-kbuild-' <<<"$hdeps" || true)
+[ "$(wc -w <<<"$common")" = 1 ] && [ "$(wc -w <<<"$kbuild")" = 1 ] ||
+	die "linux-headers-$KVER: cannot tell its -common and linux-kbuild packages from: $(echo $hdeps)"
+abi_common=${common#linux-headers-}
+series=$(sed -E 's/^([0-9]+\.[0-9]+).*/\1/' <<<"$ver")
 pkgs=("linux-image-$KVER=$ver" "linux-headers-$KVER=$ver"
-      "linux-headers-$abi_common=$ver" "linux-kbuild-6.1=$ver"
-      "linux-source-6.1=$ver")
+      "$common=$ver" "$kbuild=$ver"
+      "linux-source-$series=$ver")
 
 # 1. Download (cached).
 for p in "${pkgs[@]}"; do
 	name=${p%%=*}
 	if ! ls "$K/debs/${name}_"*.deb >/dev/null 2>&1; then
 		echo "kernel: downloading $p"
-		(cd "$K/debs" && apt-get download -q "$p" 2>&1 |
+		(cd "$K/debs" && apt_ apt-get download -q "$p" 2>&1 |
 		 grep -v 'couldn.t be accessed by user' || true)
 		ls "$K/debs/${name}_"*.deb >/dev/null 2>&1 ||
 			die "package $p cannot be downloaded"
@@ -75,8 +187,10 @@ for d in "$K"/debs/*.deb; do
 	dpkg -x "$d" "$K/root"
 done
 HDR=$K/root/usr/src/linux-headers-$KVER
-KB=$K/root/usr/lib/linux-kbuild-6.1
 [ -f "$HDR/Makefile" ] || die "headers for $KVER missing after unpacking"
+# The kbuild tree the headers' scripts link points into.
+KB=$(dirname "$(readlink -f "$HDR/scripts")")
+[ -d "$KB/scripts" ] || die "the kbuild tree of $KVER is missing after unpacking ($KB)"
 # The headers' Makefile includes the common tree by absolute path.
 sed -i "s|/usr/src/linux-headers-$abi_common|$K/root/usr/src/linux-headers-$abi_common|" \
 	"$HDR/Makefile"
@@ -86,38 +200,91 @@ ln -sfn "$HDR" "$K/headers"
 #    peer suite, kselftest headers, resolve_btfids and checkpatch.
 echo "kernel: extracting linux-source"
 rm -rf "$K/src" && mkdir -p "$K/src"
-tar -xJf "$K/root/usr/src/linux-source-6.1.tar.xz" -C "$K/src" \
+S=linux-source-$series
+tarball=$(ls "$K/root/usr/src/$S.tar."* 2>/dev/null | head -1)
+[ -n "$tarball" ] || die "no $S tarball in the $S package"
+tar -xf "$tarball" -C "$K/src" \
 	--strip-components=1 \
-	linux-source-6.1/drivers/vhost \
-	linux-source-6.1/tools \
-	linux-source-6.1/scripts \
-	linux-source-6.1/include \
-	linux-source-6.1/arch/x86/include \
-	linux-source-6.1/Makefile || die "linux-source-6.1 extraction failed"
+	$S/drivers/vhost \
+	$S/tools \
+	$S/scripts \
+	$S/include \
+	$S/arch/x86/include \
+	$S/Makefile || die "$S extraction failed"
 [ -f "$K/src/drivers/vhost/vsock.c" ] || die "drivers/vhost/vsock.c not in linux-source"
 
-# 4. resolve_btfids (Debian's kbuild package lacks it).
-echo "kernel: building resolve_btfids"
-mkdir -p "$K/rbtf"
-make -s -C "$K/src/tools/bpf/resolve_btfids" O="$K/rbtf" >"$K/rbtf.log" 2>&1 ||
-	{ tail -20 "$K/rbtf.log" >&2; die "resolve_btfids build failed"; }
-mkdir -p "$KB/tools/bpf/resolve_btfids"
-cp "$K/rbtf/resolve_btfids" "$KB/tools/bpf/resolve_btfids/"
+# 4. resolve_btfids: the 6.1 kbuild package lacks it, later ones ship it.
+RBTF=$KB/tools/bpf/resolve_btfids/resolve_btfids
+if [ -x "$RBTF" ] && [[ $("$RBTF" --help 2>&1 || true) == *Usage* ]]; then
+	echo "kernel: using the resolve_btfids of ${KB##*/}"
+else
+	echo "kernel: building resolve_btfids"
+	mkdir -p "$K/rbtf"
+	make -s -C "$K/src/tools/bpf/resolve_btfids" O="$K/rbtf" >"$K/rbtf.log" 2>&1 ||
+		{ tail -20 "$K/rbtf.log" >&2; die "resolve_btfids build failed"; }
+	mkdir -p "$KB/tools/bpf/resolve_btfids"
+	cp "$K/rbtf/resolve_btfids" "$KB/tools/bpf/resolve_btfids/"
+fi
 
-# 5. vmlinux with BTF, out of vmlinuz (an xz stream inside the bzImage).
+# 5. vmlinux with BTF, out of vmlinuz: the bzImage holds the ELF image as
+#    one compressed stream (xz on 6.1, zstd on 6.12); the first stream that
+#    decompresses to an ELF with .BTF is it.
+# (awk reads all of readelf's output: "grep -q" could end the pipe early and
+# fail it through SIGPIPE under pipefail.)
+has_btf() {
+	readelf -SW "$1" 2>/dev/null |
+		awk '$2 == ".BTF" || $3 == ".BTF" { f = 1 } END { exit !f }'
+}
+extract_vmlinux() {	# vmlinuz out
+	local in=$1 out=$2 magic tool off
+	for f in 'xz -dc:\xfd7zXZ\x00' 'zstd -dc --memory=2048MB:\x28\xb5\x2f\xfd' \
+		 'gzip -dc:\x1f\x8b\x08' 'bzip2 -dc:BZh' 'lz4 -dc:\x02\x21\x4c\x18' \
+		 'xz -dc --format=lzma:\x5d\x00\x00\x00' 'lzop -dc:\x89LZO'; do
+		tool=${f%%:*} magic=${f#*:}
+		command -v "${tool%% *}" >/dev/null || continue
+		for off in $(LC_ALL=C grep -obUaP "$magic" "$in" | cut -d: -f1 | head -8); do
+			tail -c +$((off + 1)) "$in" | $tool 2>/dev/null > "$out" || true
+			if has_btf "$out"; then
+				echo "kernel: vmlinux is the ${tool%% *} stream at offset $off of vmlinuz" >&2
+				return 0
+			fi
+		done
+	done
+	rm -f "$out"
+	return 1
+}
+btf_of() {	# the sha256 of the .BTF section of an ELF file
+	local off size
+	read -r off size < <(readelf -SW "$1" |
+		awk '$2 == ".BTF" { print $5, $6 } $3 == ".BTF" { print $6, $7 }')
+	tail -c +$((16#$off + 1)) "$1" | head -c $((16#$size)) | sha256sum
+}
+
 VMLINUZ=$K/root/boot/vmlinuz-$KVER
-off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$VMLINUZ" | head -1 | cut -d: -f1)
-[ -n "$off" ] || die "no xz stream in $VMLINUZ"
-tail -c +$((off + 1)) "$VMLINUZ" | xz -dc 2>/dev/null > "$K/vmlinux" || true
-file "$K/vmlinux" | grep -q ELF || die "vmlinux extracted from vmlinuz is not ELF"
-cp "$K/vmlinux" "$HDR/vmlinux"
-bpftool btf dump file "$K/vmlinux" format c > "$K/vmlinux.h" ||
+if [ -f "$HDR/vmlinux" ] && has_btf "$HDR/vmlinux"; then
+	# The headers ship the BTF of the image (a BTF-only ELF): module BTF
+	# and vmlinux.h are made from it. It must be the BTF of vmlinuz.
+	echo "kernel: using the vmlinux (BTF) shipped with the headers"
+	if extract_vmlinux "$VMLINUZ" "$K/vmlinux"; then
+		[ "$(btf_of "$K/vmlinux")" = "$(btf_of "$HDR/vmlinux")" ] ||
+			die "the .BTF of vmlinuz-$KVER differs from that of the headers' vmlinux"
+	else
+		warn "no ELF with .BTF found in $VMLINUZ; only the headers' vmlinux is at hand"
+	fi
+	BTF_VMLINUX=$HDR/vmlinux
+else
+	extract_vmlinux "$VMLINUZ" "$K/vmlinux" ||
+		die "no compressed ELF with .BTF found in $VMLINUZ"
+	cp "$K/vmlinux" "$HDR/vmlinux"
+	BTF_VMLINUX=$K/vmlinux
+fi
+bpftool btf dump file "$BTF_VMLINUX" format c > "$K/vmlinux.h" ||
 	die "bpftool could not read the BTF of vmlinux"
 
 # 6. Module index for the lab (modprobe -d root).
 depmod -b "$K/root" "$KVER"
 
 touch "$STAMP"
-echo "$KVER" > "$BUILD/kernel/current"
+record_current
 echo "KVER=$KVER"
 echo "KDIR=$K"

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 PKGS=(
-	build-essential gcc make patch bc flex bison pkg-config file xz-utils
+	build-essential gcc make patch bc flex bison pkg-config file xz-utils zstd
 	clang llvm libbpf-dev bpftool dwarves libelf-dev zlib1g-dev
 	kmod cpio busybox-static qemu-system-x86 socat iproute2
 	libcriterion-dev libclang-rt-14-dev groff-base jq
