@@ -103,7 +103,7 @@ shell-l1: all
 
 checkpatch: kernel
 	@$(KENV) && $$KDIR/src/scripts/checkpatch.pl --strict --no-tree --terse \
-		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG \
+		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG,LINUX_VERSION_CODE \
 		-f vhost_vsock_shm/*.c vhost_vsock_shm/*.h
 
 clean:

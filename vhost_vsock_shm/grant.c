@@ -31,6 +31,7 @@
 #include <linux/xarray.h>
 #include <net/af_vsock.h>
 
+#include "compat.h"
 #include "conn.h"
 #include "grant.h"
 #include "pin.h"
@@ -341,8 +342,8 @@ static int grant_reserve_spans(struct vsock_shm_grant *g, u32 more)
 	if (want <= g->max_spans)
 		return 0;
 	max = max(want, 2 * g->max_spans);
-	spans = kvrealloc(g->spans, g->max_spans * sizeof(*spans),
-			  max * sizeof(*spans), GFP_KERNEL_ACCOUNT);
+	spans = vsock_shm_kvrealloc(g->spans, g->max_spans * sizeof(*spans),
+				    max * sizeof(*spans), GFP_KERNEL_ACCOUNT);
 	if (!spans)
 		return -ENOMEM;
 	g->spans = spans;
@@ -571,8 +572,8 @@ int vsock_shm_grant_mmap(struct vsock_shm_grant *g, struct vm_area_struct *vma,
 		return ret;
 
 	kref_get(&g->ref);
-	vma->vm_flags |= VM_IO | VM_PFNMAP | VM_DONTCOPY | VM_DONTEXPAND |
-			 VM_DONTDUMP;
+	vsock_shm_vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTCOPY |
+			       VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_private_data = g;
 	vma->vm_ops = &vsock_shm_grant_vm_ops;
 	return 0;

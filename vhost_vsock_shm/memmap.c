@@ -22,6 +22,7 @@
 #include <linux/virtio_vsock.h>
 #include <asm/kvm_page_track.h>
 
+#include "compat.h"
 #include "grant.h"
 #include "memmap.h"
 #include "shm.h"
@@ -85,6 +86,26 @@ static void memmap_recheck(struct vhost_work *work)
 	vsock_shm_stat_add(VSOCK_SHM_STAT_GRANTS_REVOKED_MEMMAP, revoked);
 }
 
+#if VSHM_SINCE(6, 7)
+/*
+ * From KVM, before a memslot is deleted. Since 6.7 KVM refuses to move a
+ * memslot while an external tracker (this one) is registered.
+ */
+static void memmap_region_removed(gfn_t gfn, unsigned long nr_pages,
+				  struct kvm_page_track_notifier_node *node)
+{
+	struct vsock_shm_memmap *mm = container_of(node, struct vsock_shm_memmap,
+						   track);
+
+	vsock_shm_memmap_changed(mm->sd);
+}
+
+static int memmap_track(struct vsock_shm_memmap *mm, struct kvm *kvm)
+{
+	mm->track.track_remove_region = memmap_region_removed;
+	return kvm_page_track_register_notifier(kvm, &mm->track);
+}
+#else
 /* From KVM, with its slots_lock held, before a memslot is deleted or moved. */
 static void memmap_slot_flushed(struct kvm *kvm, struct kvm_memory_slot *slot,
 				struct kvm_page_track_notifier_node *node)
@@ -95,12 +116,20 @@ static void memmap_slot_flushed(struct kvm *kvm, struct kvm_memory_slot *slot,
 	vsock_shm_memmap_changed(mm->sd);
 }
 
+static int memmap_track(struct vsock_shm_memmap *mm, struct kvm *kvm)
+{
+	mm->track.track_flush_slot = memmap_slot_flushed;
+	kvm_page_track_register_notifier(kvm, &mm->track);
+	return 0;
+}
+#endif
+
 void vsock_shm_memmap_changed(struct vsock_shm_dev *sd)
 {
 	if (!sd->memmap)
 		return;
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_MEMMAP_CHANGES);
-	vhost_work_queue(sd->vdev, &sd->memmap->work);
+	vsock_shm_work_queue(sd->vdev, &sd->memmap->work);
 }
 
 /*
@@ -111,6 +140,7 @@ void vsock_shm_memmap_changed(struct vsock_shm_dev *sd)
 int vsock_shm_memmap_bind(struct vsock_shm_dev *sd)
 {
 	struct vsock_shm_memmap *mm;
+	int ret;
 
 	mm = kzalloc(sizeof(*mm), GFP_KERNEL);
 	if (!mm)
@@ -118,8 +148,11 @@ int vsock_shm_memmap_bind(struct vsock_shm_dev *sd)
 	mm->sd = sd;
 	vhost_work_init(&mm->work, memmap_recheck);
 	if (sd->kvm) {
-		mm->track.track_flush_slot = memmap_slot_flushed;
-		kvm_page_track_register_notifier(sd->kvm, &mm->track);
+		ret = memmap_track(mm, sd->kvm);
+		if (ret) {
+			kfree(mm);
+			return ret;
+		}
 	}
 	sd->memmap = mm;
 	return 0;

@@ -25,6 +25,7 @@
 #include <linux/vhost.h>
 #include <linux/virtio_vsock.h>
 
+#include "compat.h"
 #include "grant.h"
 #include "migration.h"
 #include "shm.h"
@@ -108,7 +109,7 @@ static void migration_log_started(struct vhost_work *work)
 	log.umem = vq->umem;
 	revoked = vsock_shm_grants_revoke_all(sd, span_log, &log);
 	if (log.pages && vq->log_ctx)
-		eventfd_signal(vq->log_ctx, 1);
+		vsock_shm_eventfd_signal(vq->log_ctx);
 	mutex_unlock(&vq->mutex);
 
 	if (revoked)
@@ -131,7 +132,7 @@ void vsock_shm_migration_features(struct vsock_shm_dev *sd, u64 features)
 	if (!logging || !sd->migration)
 		return;
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_DIRTY_LOG_STARTS);
-	vhost_work_queue(sd->vdev, &sd->migration->work);
+	vsock_shm_work_queue(sd->vdev, &sd->migration->work);
 }
 
 /* At VHOST_SET_OWNER, once the device has its worker. */

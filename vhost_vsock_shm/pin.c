@@ -16,6 +16,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "pin.h"
 #include "shm.h"
 #include "stats.h"
@@ -101,9 +102,11 @@ static int pin_extent(struct mm_struct *mm, u64 hva, u32 n,
 		return -EOPNOTSUPP;
 	}
 	while (done < n) {
-		got = pin_user_pages_remote(mm, hva + ((u64)done << PAGE_SHIFT),
-					    n - done, FOLL_WRITE | FOLL_LONGTERM,
-					    pages + done, NULL, NULL);
+		u64 addr = hva + ((u64)done << PAGE_SHIFT);
+
+		got = vsock_shm_pin_user_pages_remote(mm, addr, n - done,
+						      FOLL_WRITE | FOLL_LONGTERM,
+						      pages + done);
 		if (got <= 0)
 			break;
 		done += got;

@@ -14,6 +14,7 @@
 #include <linux/slab.h>
 #include <linux/vhost.h>
 
+#include "compat.h"
 #include "conn.h"
 #include "grant.h"
 #include "memmap.h"
@@ -205,7 +206,7 @@ static void dev_end_conns(struct vsock_shm_dev *sd)
 {
 	mutex_lock(&sd->vdev->mutex);
 	if (sd->pkt) {
-		vhost_work_queue(sd->vdev, &sd->stop);
+		vsock_shm_work_queue(sd->vdev, &sd->stop);
 		vhost_dev_flush(sd->vdev);
 	}
 	mutex_unlock(&sd->vdev->mutex);
@@ -243,5 +244,5 @@ void vsock_shm_dev_cid_set(struct vsock_shm_dev *sd, u32 guest_cid)
 void vsock_shm_sock_released(struct vsock_shm_dev *sd)
 {
 	if (READ_ONCE(sd->nr_conns))
-		vhost_work_queue(sd->vdev, &sd->reap);
+		vsock_shm_work_queue(sd->vdev, &sd->reap);
 }

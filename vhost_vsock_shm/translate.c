@@ -17,6 +17,7 @@
 #include <linux/vhost_iotlb.h>
 #include <linux/virtio_vsock.h>
 
+#include "compat.h"
 #include "hook.h"
 #include "pkt.h"
 #include "translate.h"
@@ -134,7 +135,7 @@ static struct vhost_iotlb *pkt_mem_table(struct vsock_shm_pkt *pkt)
 	return pkt->sd->vdev->vqs[VSOCK_VQ_TX]->umem;
 }
 
-int vsock_shm_translate_memslots(struct vsock_shm_pkt_ctx *ctx)
+__bpf_kfunc int vsock_shm_translate_memslots(struct vsock_shm_pkt_ctx *ctx)
 {
 	struct vsock_shm_pkt *pkt = to_pkt(ctx);
 	struct memslot_xlat x;
@@ -181,7 +182,7 @@ static int iotlb_extent(void *arg, u64 gpa, u32 n, u64 *hva)
  * cannot change under us: the hook runs with the TX virtqueue mutex held,
  * which VHOST_SET_MEM_TABLE takes to swap it.
  */
-int vsock_shm_translate_iotlb(struct vsock_shm_pkt_ctx *ctx)
+__bpf_kfunc int vsock_shm_translate_iotlb(struct vsock_shm_pkt_ctx *ctx)
 {
 	struct vsock_shm_pkt *pkt = to_pkt(ctx);
 	int ret;
@@ -213,8 +214,8 @@ int vsock_shm_translate_again(struct kvm *kvm, struct vhost_iotlb *umem,
 	}
 }
 
-int vsock_shm_set_verdict(struct vsock_shm_pkt_ctx *ctx, u32 verdict,
-			  u32 code, u32 policy)
+__bpf_kfunc int vsock_shm_set_verdict(struct vsock_shm_pkt_ctx *ctx,
+				      u32 verdict, u32 code, u32 policy)
 {
 	if (!in_hook(ctx))
 		return -EPERM;
@@ -244,7 +245,7 @@ int vsock_shm_set_verdict(struct vsock_shm_pkt_ctx *ctx, u32 verdict,
  * The policy accepts this GPA_LIST although it comes from an unprivileged
  * guest port (ctx->privileged is 0): any process of the guest may share.
  */
-int vsock_shm_allow_unprivileged(struct vsock_shm_pkt_ctx *ctx)
+__bpf_kfunc int vsock_shm_allow_unprivileged(struct vsock_shm_pkt_ctx *ctx)
 {
 	if (!in_hook(ctx))
 		return -EPERM;
@@ -254,12 +255,12 @@ int vsock_shm_allow_unprivileged(struct vsock_shm_pkt_ctx *ctx)
 	return 0;
 }
 
-BTF_SET8_START(vsock_shm_kfunc_ids)
+BTF_KFUNCS_START(vsock_shm_kfunc_ids)
 BTF_ID_FLAGS(func, vsock_shm_translate_memslots)
 BTF_ID_FLAGS(func, vsock_shm_translate_iotlb)
 BTF_ID_FLAGS(func, vsock_shm_set_verdict)
 BTF_ID_FLAGS(func, vsock_shm_allow_unprivileged)
-BTF_SET8_END(vsock_shm_kfunc_ids)
+BTF_KFUNCS_END(vsock_shm_kfunc_ids)
 
 static const struct btf_kfunc_id_set vsock_shm_kfunc_set = {
 	.owner = THIS_MODULE,

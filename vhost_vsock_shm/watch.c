@@ -23,6 +23,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "grant.h"
 #include "shm.h"
 #include "stats.h"
@@ -61,7 +62,7 @@ static bool watch_invalidate(struct mmu_interval_notifier *mn,
 	}
 	WRITE_ONCE(w->hit, true);
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_WATCH_INVALIDATIONS);
-	vhost_work_queue(w->sd->vdev, &w->sd->watch);
+	vsock_shm_work_queue(w->sd->vdev, &w->sd->watch);
 	return true;
 }
 
@@ -121,9 +122,11 @@ static bool watch_compare(struct vsock_shm_watch *w, struct mm_struct *mm)
 
 	mmap_read_lock(mm);
 	for (i = 0; same && i < w->nr_pages; i += n) {
+		u64 addr = w->hva + ((u64)i << PAGE_SHIFT);
+
 		n = min_t(u32, WATCH_BATCH, w->nr_pages - i);
-		got = get_user_pages_remote(mm, w->hva + ((u64)i << PAGE_SHIFT),
-					    n, FOLL_NOFAULT, now, NULL, NULL);
+		got = vsock_shm_get_user_pages_remote(mm, addr, n, FOLL_NOFAULT,
+						      now);
 		same = got == n;
 		for (k = 0; k < got; k++) {
 			if (now[k] != w->pages[i + k])

@@ -18,7 +18,13 @@
 #include <linux/kernel.h>
 #include <linux/stddef.h>
 #include <linux/types.h>
+#include <linux/version.h>
+/* Moved to linux/ in 6.12. */
+#if KERNEL_VERSION(6, 12, 0) <= LINUX_VERSION_CODE
+#include <linux/unaligned.h>
+#else
 #include <asm/unaligned.h>
+#endif
 
 #else /* !__KERNEL__: user-space compat for the kernel helpers used here */
 
