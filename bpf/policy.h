@@ -103,7 +103,8 @@ static __always_inline void policy_translated(struct vsock_shm_pkt_ctx *pkt,
 /* True for a whole, valid GPA_LIST: the only packets policies act on. */
 static __always_inline bool policy_is_list(struct vsock_shm_pkt_ctx *pkt)
 {
-	if (!pkt->msg_type)
+	/* Since 6.12.6 the verifier takes a tracepoint's argument as nullable. */
+	if (!pkt || !pkt->msg_type)
 		return false;
 	policy_count(POLICY_MSGS);
 	if (pkt->msg_type != VSHM_MSG_GPA_LIST || pkt->msg_status)

@@ -224,6 +224,33 @@ static void pkt_apply(struct vsock_shm_pkt *pkt, struct sk_buff *skb,
 }
 
 /*
+ * Can the module read, and rewrite in place, the payload at skb->data? A
+ * packet's payload may be in pages instead (6.12.69 and later: guest
+ * packets above about 32 KB). One that may start a message of ours is
+ * made linear; if that fails, its magic bytes are zeroed (fail closed: it
+ * is no message at all). Any other payload is no message of ours and is
+ * never read.
+ */
+static bool pkt_readable(struct sk_buff *skb)
+{
+	static const u8 zero[4];
+	u32 n = min_t(u32, skb->len, sizeof(zero));
+	u8 head[4];
+
+	if (!skb_is_nonlinear(skb))
+		return true;
+	if (skb_copy_bits(skb, 0, head, n) || !vshm_wire_may_start(head, n))
+		return false;
+	if (!skb_linearize(skb))
+		return true;
+	skb_store_bits(skb, 0, zero, n);
+	vsock_shm_stat_inc(VSOCK_SHM_STAT_PKTS_NEUTERED);
+	pr_warn_ratelimited("vhost_vsock_shm: a packet of %u bytes could not be made linear: its message is refused\n",
+			    skb->len);
+	return false;
+}
+
+/*
  * Message boundaries of a tracked connection: says whether this packet
  * carries the first bytes of a message. An empty packet without EOM starts
  * nothing: the next one still carries the first bytes.
@@ -265,14 +292,16 @@ void vsock_shm_guest_pkt(struct vsock_shm_dev *sd, u32 guest_cid,
 		c = vsock_shm_conn_find(sd, ctx->src_port, ctx->dst_port, true);
 		first = c && conn_msg_start(c, ctx->flags, skb->len);
 		mutex_unlock(&sd->lock);
-		if (first) {
-			pkt_parse(pkt, skb);
-		} else if (!c) {
+		/* Only a packet that may start a message is read at all. */
+		if ((first || !c) && pkt_readable(skb)) {
+			if (first)
+				pkt_parse(pkt, skb);
 			/*
 			 * Untracked: where its messages start is unknown, so
 			 * none is parsed and none may reach the server.
 			 */
-			if (vshm_wire_neuter(skb->data, skb->len, VSHM_E_QUOTA))
+			else if (vshm_wire_neuter(skb->data, skb->len,
+						  VSHM_E_QUOTA))
 				vsock_shm_stat_inc(VSOCK_SHM_STAT_PKTS_NEUTERED);
 		}
 	}

@@ -525,20 +525,37 @@ int vshm_wire_mark_refused(void *buf, size_t len, u32 code, u32 detail)
  */
 bool vshm_wire_neuter(void *buf, size_t len, u32 code)
 {
-	static const u8 magic[4] = { 'V', 'S', 'H', 'M' };
-	size_t n = len < sizeof(magic) ? len : sizeof(magic);
+	size_t n = len < 4 ? len : 4;
 	u8 *b = buf;
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (b[i] != magic[i])
-			return false;
-	if (!n)
+	if (!vshm_wire_may_start(buf, len))
 		return false;
 	if (vshm_wire_mark_refused(buf, len, code, VSHM_NO_INDEX))
 		for (i = 0; i < n; i++)
 			b[i] = 0;
 	return true;
+}
+
+/**
+ * vshm_wire_may_start() - could a message start at buf?
+ * @buf: the start of a packet's payload
+ * @len: bytes in @buf (only the first 4 are read)
+ *
+ * Return: true if @buf begins with the magic, or with a prefix of it when
+ * @len is shorter: a message's first bytes, if the rest follows.
+ */
+bool vshm_wire_may_start(const void *buf, size_t len)
+{
+	static const u8 magic[4] = { 'V', 'S', 'H', 'M' };
+	size_t n = len < sizeof(magic) ? len : sizeof(magic);
+	const u8 *b = buf;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (b[i] != magic[i])
+			return false;
+	return n > 0;
 }
 
 static const char *const vshm_err_names[] = {

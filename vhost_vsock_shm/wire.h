@@ -171,6 +171,8 @@ int vshm_wire_mark_refused(void *buf, size_t len, u32 code, u32 detail);
 
 /* Rewrites an unparsed packet that could start a message (REFUSED or no magic). */
 bool vshm_wire_neuter(void *buf, size_t len, u32 code);
+/* True if buf begins with the magic or a prefix of it. */
+bool vshm_wire_may_start(const void *buf, size_t len);
 
 /* "VSHM_E_TRUNC" etc.; "VSHM_E_UNKNOWN" for codes this version lacks. */
 const char *vshm_err_name(int code);

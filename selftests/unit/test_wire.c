@@ -784,6 +784,19 @@ Test(wire, neuter_short_fragment_loses_its_magic)
 	}
 }
 
+Test(wire, may_start)
+{
+	const uint8_t m[5] = { 'V', 'S', 'H', 'M', 0 };
+	const uint8_t x[2] = { 'V', 'X' };
+
+	cr_assert(vshm_wire_may_start(m, 5));
+	cr_assert(vshm_wire_may_start(m, 1));
+	cr_assert(vshm_wire_may_start(m, 3));
+	cr_assert_not(vshm_wire_may_start(m, 0));
+	cr_assert_not(vshm_wire_may_start(x, 2));
+	cr_assert_not(vshm_wire_may_start(m + 1, 4));
+}
+
 Test(wire, neuter_leaves_other_payloads_alone)
 {
 	uint8_t b[8] = { 'V', 'S', 'H', 'X', 1, 2, 3, 4 };

@@ -862,11 +862,14 @@ static void server_stop(struct server *srv)
 
 /* ---- the guest's side of the protocol ---- */
 
+/* Runs of a region: one GPA_LIST of them fills most of 32 KiB and more. */
+#define SHARE_MAX_RUNS	2048
+
 /* A region as the guest shares it: runs of GPAs, in page order. */
 struct share {
 	uint32_t region;
 	unsigned int n;
-	struct vshm_run runs[4];
+	struct vshm_run runs[SHARE_MAX_RUNS];
 	uint32_t total;
 };
 
@@ -897,41 +900,72 @@ static uint64_t *share_word(struct vring_vm *vm, const struct share *sh,
 	return NULL;
 }
 
-/* The guest's pattern, word by word (the region is not contiguous). */
-static int share_fill(struct vring_vm *vm, const struct share *sh)
+/*
+ * Calls @fn on every page of the region, through the VM's memslots, with
+ * the page's offset in the region; stops at the first nonzero return.
+ */
+static int share_each_page(struct vring_vm *vm, const struct share *sh,
+			   int (*fn)(const struct share *sh, uint64_t *page,
+				     uint64_t off))
 {
-	uint64_t off, size = share_pages(sh) * PAGE;
+	uint64_t off = 0, pg;
+	unsigned int i;
+	int ret;
 
-	for (off = 0; off < size; off += 8) {
-		uint64_t *w = share_word(vm, sh, off);
+	for (i = 0; i < sh->n; i++) {
+		for (pg = 0; pg < sh->runs[i].npages; pg++, off += PAGE) {
+			uint64_t *p = vm_gpa_to_hva(vm, sh->runs[i].addr + pg * PAGE);
 
-		if (!w)
-			return -EFAULT;
-		*w = vshm_pattern_word(SEED, sh->region, off);
+			if (!p)
+				return -EFAULT;
+			ret = fn(sh, p, off);
+			if (ret)
+				return ret;
+		}
 	}
 	return 0;
 }
 
-/* After MAPPED: the server complemented the first word of every page. */
-static int share_check_marked(struct vring_vm *vm, const struct share *sh)
+static int page_fill(const struct share *sh, uint64_t *page, uint64_t off)
 {
-	uint64_t off, size = share_pages(sh) * PAGE;
+	uint64_t w;
 
-	for (off = 0; off < size; off += 8) {
-		uint64_t want = vshm_pattern_word(SEED, sh->region, off);
-		uint64_t *w = share_word(vm, sh, off);
+	for (w = 0; w < PAGE / 8; w++)
+		page[w] = vshm_pattern_word(SEED, sh->region, off + w * 8);
+	return 0;
+}
 
-		if (off % PAGE == 0)
+/* The server complemented the first word of the page, nothing else. */
+static int page_check_marked(const struct share *sh, uint64_t *page,
+			     uint64_t off)
+{
+	uint64_t w, want;
+
+	for (w = 0; w < PAGE / 8; w++) {
+		want = vshm_pattern_word(SEED, sh->region, off + w * 8);
+		if (!w)
 			want = ~want;
-		if (!w || *w != want) {
+		if (page[w] != want) {
 			fprintf(stderr, "# guest: word at %#llx is %#llx, want %#llx\n",
-				(unsigned long long)off,
-				w ? (unsigned long long)*w : 0ULL,
+				(unsigned long long)(off + w * 8),
+				(unsigned long long)page[w],
 				(unsigned long long)want);
 			return -EBADMSG;
 		}
 	}
 	return 0;
+}
+
+/* The guest's pattern (the region is not contiguous). */
+static int share_fill(struct vring_vm *vm, const struct share *sh)
+{
+	return share_each_page(vm, sh, page_fill);
+}
+
+/* After MAPPED: the server complemented the first word of every page. */
+static int share_check_marked(struct vring_vm *vm, const struct share *sh)
+{
+	return share_each_page(vm, sh, page_check_marked);
 }
 
 /* Receives one message and decodes it; 0 or -errno / positive vshm_err. */
@@ -2256,6 +2290,28 @@ TEST_F_TIMEOUT(vmm, memfd_hole_punched_revokes, TEST_SECS)
 	*w = 0x600d600d600d600dULL;
 	expect_revoked(_metadata, self, revoked0);
 	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+}
+
+/*
+ * One GPA_LIST of 2048 one-page extents, 32,816 bytes in one packet: since
+ * 6.12.69 a guest packet that large reaches the module in pages rather than
+ * linear. Either way it is translated, pinned and mapped whole.
+ */
+TEST_F_TIMEOUT(vmm, gpa_list_over_32k_mapped, TEST_SECS)
+{
+	unsigned int i;
+
+	ASSERT_EQ(0, start_vm(self));
+	self->sh.region = REGION;
+	self->sh.n = SHARE_MAX_RUNS;
+	for (i = 0; i < SHARE_MAX_RUNS; i++)
+		self->sh.runs[i] = (struct vshm_run){
+			VM_SLOT1_GPA + 2ULL * i * PAGE, 1,
+		};
+	ASSERT_LT(32768, (int)VSHM_GPA_LIST_SIZE(SHARE_MAX_RUNS));
+	ASSERT_EQ(0, share_mapped(self));
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
 }
 
 /* The VMM maps other memory over the region (munmap + mmap at the address). */
