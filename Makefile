@@ -38,16 +38,18 @@ kernel: deps
 modules: kernel
 	@$(KENV) && $(MAKE) -s -C vhost_vsock_shm KDIR=$$KDIR OUT=$(B)/module/$$KVER
 
-# The upstream peer suite, from the same linux-source, static for the guest.
+# The upstream peer suite, from the same linux-source, static for the guest
+# (one per kernel: build/peer/<KVER>/).
 peer: kernel
-	@$(KENV) && mkdir -p $(B)/peer && \
+	@$(KENV) && P=$(B)/peer/$$KVER && mkdir -p $$P && \
 	V=$$KDIR/src/tools/testing/vsock && \
-	if [ ! -x $(B)/peer/vsock_test ] || [ $$V/vsock_test.c -nt $(B)/peer/vsock_test ]; then \
-		echo "  PEER    vsock_test" && \
-		$(CC_USER) -static -O2 -D_GNU_SOURCE -I$$V/../../include -o $(B)/peer/vsock_test \
+	if [ ! -x $$P/vsock_test ] || [ $$V/vsock_test.c -nt $$P/vsock_test ]; then \
+		echo "  PEER    vsock_test ($$KVER)" && \
+		$(CC_USER) -static -O2 -D_GNU_SOURCE -I$$V/../../include -o $$P/vsock_test \
 			$$V/vsock_test.c $$V/timeout.c $$V/control.c $$V/util.c \
+			$$(ls $$V/vsock_test_zerocopy.c $$V/msg_zerocopy_common.c 2>/dev/null) \
 			2>&1 | grep -v 'getaddrinfo\|in function .control_init' || true; \
-		test -x $(B)/peer/vsock_test; \
+		test -x $$P/vsock_test; \
 	fi
 
 # kselftest-style tests that run in the lab (selftests/Makefile).
@@ -63,14 +65,15 @@ userspace: deps bpf
 bpf: kernel
 	@$(KENV) && $(MAKE) -s -C bpf O=$(B) VMLINUX_H=$$KDIR
 
-# Initramfs images of the lab: L1 (host VM) and L2 (guests, with the peer
-# suite and the guest programs).
-L2_PROGS = $(B)/peer/vsock_test $(B)/guest/* $(TOP)/selftests/sharing/guest-*.sh \
+# Initramfs images of the lab, one pair per kernel (build/lab/<KVER>/): L1
+# (host VM) and L2 (guests, with the peer suite and the guest programs).
+L2_PROGS = $(B)/guest/* $(TOP)/selftests/sharing/guest-*.sh \
 	$(TOP)/scripts/lab/demo-guest.sh $(TOP)/scripts/lab/bench-guest.sh
 lab: kernel peer userspace selftests $(B)/lab/kvm-keeper
 	@$(KENV) && \
-	$(TOP)/scripts/lab/initramfs.sh l1 $(B)/lab/l1.cpio.gz && \
-	$(TOP)/scripts/lab/initramfs.sh l2 $(B)/lab/l2.cpio.gz $(L2_PROGS)
+	$(TOP)/scripts/lab/initramfs.sh l1 $(B)/lab/$$KVER/l1.cpio.gz && \
+	$(TOP)/scripts/lab/initramfs.sh l2 $(B)/lab/$$KVER/l2.cpio.gz \
+		$(B)/peer/$$KVER/vsock_test $(L2_PROGS)
 
 $(B)/lab/kvm-keeper: scripts/lab/kvm-keeper.c
 	@mkdir -p $(dir $@)

@@ -10,7 +10,7 @@ set -uo pipefail
 
 WHICH=$1 OUT=$2
 R=${LAB_RUN:?}
-VT=$BUILD/peer/vsock_test
+VT=$BUILD/peer/$KVER/vsock_test
 KO=$BUILD/module/$KVER/vhost_vsock_shm.ko
 PORT=1234
 log=$R/peer-$WHICH

@@ -39,6 +39,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1518,6 +1519,23 @@ TEST_F_TIMEOUT(vmm, memslot_deleted_revokes, TEST_SECS)
 }
 
 /* Moving it to another GPA revokes it too: the GPAs no longer mean it. */
+/* The running kernel is at least major.minor (uname). */
+static bool kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
+/*
+ * Moving the memslot under a mapped grant: before 6.7 KVM moves it and the
+ * module revokes the grant; since 6.7 KVM refuses to move a memslot while
+ * an external page-track notifier (the module's) is registered, and the
+ * grant stays, still the guest's memory.
+ */
 TEST_F_TIMEOUT(vmm, memslot_moved_revokes, TEST_SECS)
 {
 	long long revoked0;
@@ -1527,8 +1545,18 @@ TEST_F_TIMEOUT(vmm, memslot_moved_revokes, TEST_SECS)
 	ASSERT_EQ(0, share_mapped(self));
 	ASSERT_EQ(PROBE_DATA, probe_first(self));
 	revoked0 = mod_stat("grants_revoked");
-	ASSERT_EQ(0, vm_move_slot(&self->vm, 1, MOVED_GPA));
-	expect_revoked(_metadata, self, revoked0);
+	if (kernel_at_least(6, 7)) {
+		ASSERT_EQ(-EINVAL, vm_move_slot(&self->vm, 1, MOVED_GPA)) {
+			TH_LOG("6.7 and later refuse to move a tracked memslot");
+		}
+		usleep(500 * 1000);
+		EXPECT_TRUE(grant_listed(self->grant));
+		EXPECT_EQ(PROBE_DATA, probe_first(self));
+		EXPECT_EQ(revoked0, mod_stat("grants_revoked"));
+	} else {
+		ASSERT_EQ(0, vm_move_slot(&self->vm, 1, MOVED_GPA));
+		expect_revoked(_metadata, self, revoked0);
+	}
 	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
 }
 
