@@ -203,9 +203,13 @@ struct vshm_chunk_ok {
  *		 mapper_fd, req.offset);
  *
  * The grant must be live, complete (every chunk received) and belong to the
- * connection sock_fd is the host end of. The mapping is revoked (later
- * accesses get SIGBUS) when the guest frees the region, the connection ends
- * or the VM goes away; the pages are unpinned only after that.
+ * connection sock_fd is that very host socket of (not another socket with
+ * the same addresses). The mapping is revoked (later accesses get SIGBUS)
+ * when the guest frees the region, the connection ends (either side, or the
+ * server closes the socket), the device stops, changes CID or goes away,
+ * or the guest's memory under it changes or is being migrated; the pages
+ * are unpinned only after that. The extents' addresses in an HPA_LIST are
+ * 0 for a server without CAP_SYS_ADMIN.
  */
 #define VSHM_MAPPER_IOC_MAGIC	0xB7
 
