@@ -2681,8 +2681,10 @@ TEST_F_TIMEOUT(vmm, kfuncs_refused_outside_the_hook, TEST_SECS)
 
 /*
  * TEST_HARNESS_MAIN, plus "-t NAME" (repeatable): only the tests so named
- * run (the target's harness has no filter of its own).
+ * run. The harness of 6.1 has no filter of its own (one older than its
+ * constructor ordering is taken for it); later ones take "-t" themselves.
  */
+#ifdef _CONSTRUCTOR_ORDER_BACKWARD
 static void __attribute__((constructor)) __constructor_order_last(void)
 {
 	if (!__constructor_order)
@@ -2700,24 +2702,35 @@ static bool test_named(int argc, char **argv, const char *name)
 	return false;
 }
 
-int main(int argc, char **argv)
+/* Keeps only the tests named with "-t". */
+static void tests_filter(int argc, char **argv)
 {
 	struct __test_metadata *t, *next, **tail;
 	struct __fixture_metadata *f;
 
-	if (test_named(argc, argv, NULL)) {
-		for (f = __fixture_list; f; f = f->next) {
-			tail = &f->tests;
-			for (t = f->tests; t; t = next) {
-				next = t->next;
-				if (!test_named(argc, argv, t->name))
-					continue;
-				*tail = t;
-				tail = &t->next;
-			}
-			*tail = NULL;
+	if (!test_named(argc, argv, NULL))
+		return;
+	for (f = __fixture_list; f; f = f->next) {
+		tail = &f->tests;
+		for (t = f->tests; t; t = next) {
+			next = t->next;
+			if (!test_named(argc, argv, t->name))
+				continue;
+			*tail = t;
+			tail = &t->next;
 		}
+		*tail = NULL;
 	}
+}
+#else
+static void tests_filter(int argc, char **argv)
+{
+}
+#endif
+
+int main(int argc, char **argv)
+{
+	tests_filter(argc, argv);
 	params_save();
 	return test_harness_run(argc, argv);
 }
