@@ -89,16 +89,21 @@ static inline void vsock_shm_eventfd_signal(struct eventfd_ctx *ctx)
 
 /*
  * Work on the vhost worker that runs the device's TX virtqueue, where the
- * hook runs: since 6.5 each virtqueue names its worker (QEMU gives vsock
- * one worker for both), before that the device had one.
+ * hook runs: since 6.5 each virtqueue names its worker, before that the
+ * device had one. vhost-vsock takes no VHOST_NEW_WORKER nor
+ * VHOST_ATTACH_VRING_WORKER, so its RX and TX virtqueues always share the
+ * one made at VHOST_SET_OWNER (vmm test worker_per_virtqueue_refused).
  */
-static inline void vsock_shm_work_queue(struct vhost_dev *dev,
+static inline bool vsock_shm_work_queue(struct vhost_dev *dev,
 					struct vhost_work *work)
 {
 #if VSHM_SINCE(6, 5)
-	vhost_vq_work_queue(dev->vqs[VSOCK_VQ_TX], work);
+	/* False when the virtqueue has no worker (it was killed). */
+	return vhost_vq_work_queue(dev->vqs[VSOCK_VQ_TX], work);
 #else
+	/* 6.1's worker is a kthread that lives as long as the device. */
 	vhost_work_queue(dev, work);
+	return true;
 #endif
 }
 

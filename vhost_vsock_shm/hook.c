@@ -16,7 +16,8 @@
  *      HPA_LIST, or rewrite into a REFUSED, or leave the packet alone.
  *
  * vsock_shm_host_pkt() sees every packet the host sends to the guest, in the
- * same worker, and ends the connection's grants on RST and SHUTDOWN.
+ * same worker (vhost-vsock has one for both virtqueues, compat.h), and ends
+ * the connection's grants on RST and SHUTDOWN.
  */
 #include <linux/virtio_vsock.h>
 

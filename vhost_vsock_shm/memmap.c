@@ -129,7 +129,7 @@ void vsock_shm_memmap_changed(struct vsock_shm_dev *sd)
 	if (!sd->memmap)
 		return;
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_MEMMAP_CHANGES);
-	vsock_shm_work_queue(sd->vdev, &sd->memmap->work);
+	vsock_shm_queue(sd, &sd->memmap->work);
 }
 
 /*

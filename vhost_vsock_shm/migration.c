@@ -132,7 +132,7 @@ void vsock_shm_migration_features(struct vsock_shm_dev *sd, u64 features)
 	if (!logging || !sd->migration)
 		return;
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_DIRTY_LOG_STARTS);
-	vsock_shm_work_queue(sd->vdev, &sd->migration->work);
+	vsock_shm_queue(sd, &sd->migration->work);
 }
 
 /* At VHOST_SET_OWNER, once the device has its worker. */

@@ -13,6 +13,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/vhost.h>
+#include <linux/workqueue.h>
 
 #include "compat.h"
 #include "conn.h"
@@ -82,6 +83,45 @@ static void dev_stop(struct vhost_work *work)
 				 true);
 }
 
+/*
+ * Since 6.4 the vhost worker is a thread of the owner's process and dies
+ * with it, while the device lives on as long as its file is open elsewhere
+ * (passed to another process, or held by a thread that shares the owner's
+ * memory). Work queued after that never runs, so nothing would end what the
+ * guest shared: a server's close, a reset, a change of the VMM's memory
+ * would revoke nothing. Instead, once queueing fails, every connection is
+ * ended and every grant revoked from a kernel workqueue. The device never
+ * runs again (vhost-vsock has no VHOST_RESET_OWNER): nothing new is shared.
+ */
+static void dev_orphaned(struct work_struct *work)
+{
+	struct vsock_shm_dev *sd = container_of(work, struct vsock_shm_dev,
+						orphan);
+	struct vhost_virtqueue *vq = sd->vdev->vqs[VSOCK_VQ_TX];
+	u32 grants = READ_ONCE(sd->nr_grants);
+
+	/* The dying worker runs what was queued before it went: wait for it. */
+	vhost_dev_flush(sd->vdev);
+	mutex_lock(&vq->mutex);
+	vsock_shm_conn_close_all(sd, true);
+	mutex_unlock(&vq->mutex);
+	if (grants)
+		pr_warn_ratelimited("vhost_vsock_shm: the vhost worker of a device still open is gone (its owner exited): %u grants revoked\n",
+				    grants);
+}
+
+/*
+ * Queues @work on the device's vhost worker; if there is none any more,
+ * queues the end of everything instead (dev_orphaned()) and returns false.
+ */
+bool vsock_shm_queue(struct vsock_shm_dev *sd, struct vhost_work *work)
+{
+	if (vsock_shm_work_queue(sd->vdev, work))
+		return true;
+	queue_work(system_unbound_wq, &sd->orphan);
+	return false;
+}
+
 int vsock_shm_dev_open(struct vsock_shm_dev *sd, struct vhost_dev *vdev)
 {
 	memset(sd, 0, sizeof(*sd));
@@ -89,6 +129,7 @@ int vsock_shm_dev_open(struct vsock_shm_dev *sd, struct vhost_dev *vdev)
 	vhost_work_init(&sd->reap, dev_reap);
 	vhost_work_init(&sd->stop, dev_stop);
 	vhost_work_init(&sd->watch, vsock_shm_watch_work);
+	INIT_WORK(&sd->orphan, dev_orphaned);
 	mutex_init(&sd->lock);
 	hash_init(sd->conns);
 	sd->pfns = RB_ROOT_CACHED;
@@ -122,6 +163,7 @@ void vsock_shm_dev_release(struct vsock_shm_dev *sd)
 	dev_unbind(sd);
 	/* A watch may have queued its recheck before it was stopped. */
 	vhost_dev_flush(sd->vdev);
+	flush_work(&sd->orphan);
 	WARN_ON_ONCE(sd->nr_grants || sd->pinned_pages ||
 		     !RB_EMPTY_ROOT(&sd->pfns.rb_root));
 	kvfree(sd->pkt);
@@ -200,16 +242,16 @@ void vsock_shm_dev_features(struct vsock_shm_dev *sd, u64 features)
 
 /*
  * Ends every connection and grant of the device in its vhost worker, where
- * grants are made, and waits for it. Called with no lock held.
+ * grants are made, and waits for it. Called with the vhost device mutex held.
  */
-static void dev_end_conns(struct vsock_shm_dev *sd)
+static void dev_end_conns_locked(struct vsock_shm_dev *sd)
 {
-	mutex_lock(&sd->vdev->mutex);
-	if (sd->pkt) {
-		vsock_shm_work_queue(sd->vdev, &sd->stop);
+	if (!sd->pkt)
+		return;
+	if (vsock_shm_queue(sd, &sd->stop))
 		vhost_dev_flush(sd->vdev);
-	}
-	mutex_unlock(&sd->vdev->mutex);
+	else
+		flush_work(&sd->orphan);
 }
 
 /*
@@ -217,23 +259,28 @@ static void dev_end_conns(struct vsock_shm_dev *sd)
  * does when the guest resets it (a reboot) or the VM is paused. A grant
  * must not outlive the guest that made it, and a stopped device cannot
  * tell: every grant is revoked and the connections that shared are reset.
+ * Called with no lock held.
  */
 void vsock_shm_dev_stopped(struct vsock_shm_dev *sd)
 {
-	dev_end_conns(sd);
+	mutex_lock(&sd->vdev->mutex);
+	dev_end_conns_locked(sd);
+	mutex_unlock(&sd->vdev->mutex);
 }
 
 /*
- * VHOST_VSOCK_SET_GUEST_CID succeeded. A device whose guest changes its
- * address ends what its old guest shared.
+ * VHOST_VSOCK_SET_GUEST_CID succeeded; the fork holds the vhost device
+ * mutex across the stock handler and this call, so that two racing calls
+ * record the CID in the order the device took them. A device whose guest
+ * changes its address ends what its old guest shared.
  */
 void vsock_shm_dev_cid_set(struct vsock_shm_dev *sd, u32 guest_cid)
 {
-	u32 old = READ_ONCE(sd->guest_cid);
+	u32 old = sd->guest_cid;
 
-	WRITE_ONCE(sd->guest_cid, guest_cid);
+	sd->guest_cid = guest_cid;
 	if (old && old != guest_cid)
-		dev_end_conns(sd);
+		dev_end_conns_locked(sd);
 }
 
 /*
@@ -244,5 +291,5 @@ void vsock_shm_dev_cid_set(struct vsock_shm_dev *sd, u32 guest_cid)
 void vsock_shm_sock_released(struct vsock_shm_dev *sd)
 {
 	if (READ_ONCE(sd->nr_conns))
-		vsock_shm_work_queue(sd->vdev, &sd->reap);
+		vsock_shm_queue(sd, &sd->reap);
 }

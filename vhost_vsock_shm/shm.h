@@ -14,6 +14,7 @@
 #include <linux/skbuff.h>
 #include <linux/types.h>
 #include <linux/rbtree.h>
+#include <linux/workqueue.h>
 
 #include "vhost.h"
 
@@ -32,7 +33,7 @@ struct vsock_shm_migration;
  * VHOST_SET_FEATURES, read by the vhost worker: @dirty_log. Set at
  * VHOST_VSOCK_SET_GUEST_CID under the vhost device mutex: @guest_cid. Used
  * by the vhost worker only: @pkt, @pkts_seen, @cid. Set at open: @reap,
- * @stop, @watch. Everything else is guarded by @lock.
+ * @stop, @watch, @orphan. Everything else is guarded by @lock.
  */
 struct vsock_shm_dev {
 	struct vhost_dev *vdev;
@@ -45,6 +46,7 @@ struct vsock_shm_dev {
 	struct vhost_work reap;		/* ends connections whose socket closed */
 	struct vhost_work stop;		/* ends every connection and grant */
 	struct vhost_work watch;	/* rechecks grants' VMM memory (watch.c) */
+	struct work_struct orphan;	/* ends everything: the worker is gone */
 	struct vsock_shm_memmap *memmap; /* memory map watch (memmap.c) */
 	struct vsock_shm_migration *migration; /* dirty logging (migration.c) */
 	bool dirty_log;			/* the VMM logs the device's writes */
@@ -75,6 +77,7 @@ void vsock_shm_dev_features(struct vsock_shm_dev *sd, u64 features);
 void vsock_shm_dev_stopped(struct vsock_shm_dev *sd);
 void vsock_shm_dev_cid_set(struct vsock_shm_dev *sd, u32 guest_cid);
 void vsock_shm_sock_released(struct vsock_shm_dev *sd);
+bool vsock_shm_queue(struct vsock_shm_dev *sd, struct vhost_work *work);
 
 void vsock_shm_guest_pkt(struct vsock_shm_dev *sd, u32 guest_cid,
 			 struct sk_buff *skb);

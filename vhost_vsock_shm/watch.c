@@ -62,7 +62,7 @@ static bool watch_invalidate(struct mmu_interval_notifier *mn,
 	}
 	WRITE_ONCE(w->hit, true);
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_WATCH_INVALIDATIONS);
-	vsock_shm_work_queue(w->sd->vdev, &w->sd->watch);
+	vsock_shm_queue(w->sd, &w->sd->watch);
 	return true;
 }
 

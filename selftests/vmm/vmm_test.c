@@ -1562,6 +1562,50 @@ TEST_F_TIMEOUT(vmm, memslot_moved_revokes, TEST_SECS)
 
 
 /*
+ * Since 6.5 vhost lets a VMM give each virtqueue a worker of its own
+ * (VHOST_NEW_WORKER, VHOST_ATTACH_VRING_WORKER), but vhost-vsock does not
+ * take those requests: its RX and TX virtqueues share the one worker made
+ * at VHOST_SET_OWNER. The module relies on that (its works, the packet
+ * hook and the host-to-guest path run in that one thread), so this fails
+ * if a kernel ever lets a VMM split them. The requests' numbers are the
+ * kernel's ABI (6.1's headers lack them).
+ */
+struct vmm_worker_state {
+	unsigned int worker_id;
+};
+
+struct vmm_vring_worker {
+	unsigned int index;
+	unsigned int worker_id;
+};
+
+#define VMM_NEW_WORKER		_IOR(VHOST_VIRTIO, 0x8, struct vmm_worker_state)
+#define VMM_ATTACH_VRING_WORKER	_IOW(VHOST_VIRTIO, 0x15, struct vmm_vring_worker)
+
+TEST_F_TIMEOUT(vmm, worker_per_virtqueue_refused, TEST_SECS)
+{
+	struct vmm_worker_state ws = { 0 };
+	struct vmm_vring_worker vw = { .index = 1 };
+
+	int r, err;
+
+	ASSERT_EQ(0, start_vm(self));
+	r = ioctl(self->vm.vhost_fd, VMM_NEW_WORKER, &ws);
+	err = errno;
+	EXPECT_EQ(-1, r);
+	EXPECT_EQ(ENOTTY, err) TH_LOG("VHOST_NEW_WORKER: %s", strerror(err));
+	r = ioctl(self->vm.vhost_fd, VMM_ATTACH_VRING_WORKER, &vw);
+	err = errno;
+	EXPECT_EQ(-1, r);
+	EXPECT_EQ(ENOTTY, err) TH_LOG("VHOST_ATTACH_VRING_WORKER: %s", strerror(err));
+	/* The device still shares. */
+	two_extents(&self->sh);
+	ASSERT_EQ(0, share_mapped(self));
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+}
+
+
+/*
  * Migration: the VMM turns on vhost's dirty log (VHOST_SET_LOG_BASE, then
  * VHOST_F_LOG_ALL). The server's writes would bypass it, so the grant is
  * revoked and, once unmapped, its pages are marked in the log (exactly
@@ -1769,6 +1813,104 @@ TEST_F_TIMEOUT(vmm, vmm_killed_revokes, TEST_SECS)
 	EXPECT_TRUE(WAIT_FOR(mod_stat("devs_released") > released0, REVOKE_MS));
 	expect_revoked(_metadata, self, revoked0);
 	EXPECT_TRUE(WAIT_FOR(self->srv.sh->conn_ended, REVOKE_MS));
+}
+
+/* Sends @fd over the unix socket @sock (SCM_RIGHTS); 0 or -1. */
+static int send_fd(int sock, int fd)
+{
+	char byte = 0, cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+/* Receives one fd sent by send_fd() on @sock within @ms; the fd or -1. */
+static int recv_fd(int sock, int ms)
+{
+	char byte, cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	struct cmsghdr *cm;
+	int fd = -1;
+
+	if (poll(&pfd, 1, ms) != 1 || recvmsg(sock, &msg, 0) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/*
+ * The VMM shares, hands its /dev/vhost-vsock fd to another process and
+ * exits: the device lives on in that process. Since 6.4 the device's vhost
+ * worker was a thread of the VMM and is gone with it, so work the module
+ * queues never runs. The server then closes its connection: the grant is
+ * revoked all the same (on 6.1 the worker, a kthread, is still there).
+ */
+TEST_F_TIMEOUT(vmm, owner_gone_device_still_open_revokes, TEST_SECS)
+{
+	long long revoked0;
+	struct ctl_rep rep;
+	int p[2], sv[2], vhost_fd = -1;
+	uint64_t grant = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv));
+	fflush(NULL);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(p[0]);
+		close(sv[0]);
+		two_extents(&self->sh);
+		if (!start_vm(self) && !share_mapped(self) &&
+		    !send_fd(sv[1], self->vm.vhost_fd))
+			grant = self->grant;
+		if (write(p[1], &grant, sizeof(grant)) != sizeof(grant))
+			_exit(1);
+		/* Exits without closing anything: the kernel does. */
+		_exit(grant ? 0 : 1);
+	}
+	close(p[1]);
+	close(sv[1]);
+	self->vmm_pid = pid;
+	vhost_fd = recv_fd(sv[0], 2 * RECV_MS);
+	close(sv[0]);
+	ASSERT_EQ((ssize_t)sizeof(grant), read(p[0], &grant, sizeof(grant)));
+	close(p[0]);
+	ASSERT_NE((uint64_t)0, grant) TH_LOG("the VMM child did not share");
+	ASSERT_LE(0, vhost_fd) TH_LOG("no vhost-vsock fd from the VMM child");
+	/* Reaped: every thread of the VMM, its vhost worker too, has exited. */
+	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	self->vmm_pid = 0;
+	self->grant = grant;
+	two_extents(&self->sh);
+
+	/* The device is open: nothing ended the grant yet. */
+	usleep(300 * 1000);
+	ASSERT_TRUE(grant_listed(self->grant));
+	ASSERT_EQ(PROBE_DATA, probe_first(self));
+	revoked0 = mod_stat("grants_revoked");
+	ASSERT_EQ(0, server_call(&self->srv, CTL_CLOSE_CONN, 0, &rep));
+	ASSERT_EQ(0, rep.status);
+	expect_revoked(_metadata, self, revoked0);
+	close(vhost_fd);
 }
 
 /* The server writes through its mapping in a loop while the guest frees. */
@@ -2449,13 +2591,6 @@ TEST_F_TIMEOUT(vmm, file_backed_memslot_refused, TEST_SECS)
 /* A KVM VM fd made by a child process, passed to us: returns our fd. */
 static int foreign_vm_fd(pid_t *pid)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, byte = 0;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm;
 	int sv[2], fd = -1;
 
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv))
@@ -2487,22 +2622,14 @@ static int foreign_vm_fd(pid_t *pid)
 		r.userspace_addr = (uintptr_t)mem;
 		if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r))
 			_exit(1);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &vm, sizeof(int));
-		if (sendmsg(sv[1], &msg, 0) != 1)
+		if (send_fd(sv[1], vm))
 			_exit(1);
 		for (;;)
 			pause();
 	}
 	close(sv[1]);
-	if (*pid > 0 && recvmsg(sv[0], &msg, 0) == 1) {
-		cm = CMSG_FIRSTHDR(&msg);
-		if (cm && cm->cmsg_type == SCM_RIGHTS)
-			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	}
+	if (*pid > 0)
+		fd = recv_fd(sv[0], 2 * RECV_MS);
 	close(sv[0]);
 	return fd;
 }
