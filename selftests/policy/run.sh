@@ -87,7 +87,6 @@ prog_tag() {
 	done
 	return 1
 }
-module_gone() { [ ! -e /sys/module/vhost_vsock_shm ]; }
 rmmod_all() { rmmod vsock_shm_mapper 2> /dev/null; rmmod vhost_vsock_shm; }
 
 # Policy objects of the failure cases, built here.
@@ -432,14 +431,26 @@ grep -q '^  "pkts_seen": ' "$W/out"
 verdict stats_pretty_indented $?
 expect_json global_option_after_object '.policy.name == "default"' "$CTL" policy show -j
 
-# 12. Unload, and the module unloads: no reference left behind.
-expect_ok final_unload 'default unloaded' "$CTL" policy unload
-unload_modules() {
-	rmmod vsock_shm_mapper 2> /dev/null
-	rmmod vhost_vsock_shm 2> /dev/null
-	module_gone
+# 12. Unload, and the module unloads at once, every time: the kernel
+#     releases a link (and the module reference of its tracepoint) from a
+#     workqueue, so unload waits until the program is freed; an rmmod right
+#     after it must not find the module in use (EAGAIN).
+expect_json unload_says_released '.unloaded.name == "default" and .unloaded.released == true' \
+	"$CTL" -j policy unload
+unload_then_rmmod() {
+	local i
+	for i in $(seq "${UNLOAD_ROUNDS:-10}"); do
+		"$CTL" policy load default > /dev/null || return 1
+		"$CTL" policy unload > /dev/null || return 1
+		rmmod vsock_shm_mapper || { echo "round $i: rmmod vsock_shm_mapper failed"; return 1; }
+		rmmod vhost_vsock_shm || { echo "round $i: rmmod vhost_vsock_shm right after unload failed"; return 1; }
+		insmod "$M/vhost_vsock_shm.ko" && insmod "$M/vsock_shm_mapper.ko" || return 1
+	done
 }
-check modules_unload wait_for 5 unload_modules
+check unload_then_rmmod_at_once unload_then_rmmod
+"$CTL" policy load default > /dev/null
+expect_ok final_unload 'default unloaded \(detached, unpinned, released\)' "$CTL" policy unload
+check modules_unload bash -c "rmmod vsock_shm_mapper && rmmod vhost_vsock_shm && [ ! -e /sys/module/vhost_vsock_shm ]"
 
 echo "# $n cases in $SECONDS s" | tee -a "$OUT"
 echo "1..$n" | tee -a "$OUT"

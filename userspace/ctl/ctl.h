@@ -124,6 +124,15 @@ int pins_active(struct pinned *p);
 int pins_recover(void);
 /* Unpin every file of PIN_ROOT/dir (the link first) and remove it. */
 int pins_remove(const char *dir);
+/* The id of the program PIN_ROOT/dir/link runs; 0 and *id set, or -1 (quiet). */
+int pins_link_prog_id(const char *dir, __u32 *id);
+/*
+ * Wait up to timeout_ms until the kernel has freed program id (its last
+ * reference gone: the link's release, which drops the module reference of
+ * the tracepoint, ran before). True when it has; false when something
+ * else still holds it.
+ */
+bool pins_wait_released(__u32 id, int timeout_ms);
 /* A free tag: not held by any pinned policy, preferring unused ones. */
 int pins_alloc_tag(__u32 *tag);
 /* PIN_ROOT/dir[/file] into buf; -1 if too long. */

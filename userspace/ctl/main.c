@@ -128,7 +128,11 @@ void help_policy_unload(FILE *f)
 		"Unpin everything of the active policy (its link first, which detaches\n"
 		"it) and remove its directory. With no policy loaded, says so and\n"
 		"succeeds. Without a policy the module translates nothing: guests get\n"
-		"VSHM_E_NOPOLICY.\n");
+		"VSHM_E_NOPOLICY.\n"
+		"\n"
+		"Waits (up to 5 s) until the kernel has freed the program, so that\n"
+		"'rmmod vhost_vsock_shm' right after succeeds; says \"released\" when it\n"
+		"has, and names the program id when another process still holds it.\n");
 }
 
 void help_policy_show(FILE *f)

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
@@ -284,6 +285,50 @@ int pins_remove(const char *dir)
 	if (!err && rmdir(path) && errno != ENOENT)
 		err = fail_errno(errno, "cannot remove %s", path);
 	return err;
+}
+
+int pins_link_prog_id(const char *dir, __u32 *id)
+{
+	struct bpf_link_info info;
+	__u32 len = sizeof(info);
+	char path[512];
+	int fd, err = -1;
+
+	if (pins_path(path, sizeof(path), dir, PIN_LINK))
+		return -1;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	memset(&info, 0, sizeof(info));
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.prog_id) {
+		*id = info.prog_id;
+		err = 0;
+	}
+	close(fd);
+	return err;
+}
+
+/*
+ * Unpinning drops the last reference to the link, but the kernel releases
+ * a link (detaching it from the tracepoint and putting the module) from a
+ * workqueue or after an RCU grace period: an rmmod right after could see
+ * the module still in use (EAGAIN). The program's id goes only once its
+ * last reference is put, which the link's release does last.
+ */
+bool pins_wait_released(__u32 id, int timeout_ms)
+{
+	const struct timespec step = { .tv_nsec = 5 * 1000 * 1000 };
+	int fd, waited;
+
+	for (waited = 0;; waited += 5) {
+		fd = bpf_prog_get_fd_by_id(id);
+		if (fd < 0)
+			return errno == ENOENT;
+		close(fd);
+		if (waited >= timeout_ms)
+			return false;
+		nanosleep(&step, NULL);
+	}
 }
 
 static int promote(const struct pinned *p)

@@ -233,9 +233,14 @@ out:
 
 /* ---- unload ---- */
 
+/* How long unload waits for the kernel to release the program. */
+#define RELEASE_WAIT_MS	5000
+
 static int cmd_unload(int argc, char **argv)
 {
+	bool have_id, released;
 	struct pinned cur;
+	__u32 prog_id = 0;
 	int r, ret = -1;
 
 	if (argc > 0 && is_help(argv[0])) {
@@ -263,18 +268,26 @@ static int cmd_unload(int argc, char **argv)
 		ret = 0;
 		goto out;
 	}
+	have_id = !pins_link_prog_id(cur.dir, &prog_id);
 	if (pins_remove(cur.dir))
 		goto out;
+	/* Returns once the module can be removed, unless another holds the program. */
+	released = have_id && pins_wait_released(prog_id, RELEASE_WAIT_MS);
+	if (have_id && !released)
+		note("program id %u is still held by another process: the module stays in use until it lets go",
+		     prog_id);
 	if (ctl.json) {
 		json_obj_begin(NULL);
 		json_obj_begin("unloaded");
 		json_str("name", cur.name);
 		if (cur.has_meta)
 			json_u64("tag", cur.meta.tag);
+		json_bool("released", released);
 		json_obj_end();
 		json_obj_end();
 	} else {
-		printf("policy: %s unloaded (detached, unpinned)\n", cur.name);
+		printf("policy: %s unloaded (detached, unpinned%s)\n", cur.name,
+		       released ? ", released" : "");
 	}
 	ret = 0;
 out:
