@@ -96,7 +96,7 @@ fuzz: deps userspace
 soak: all
 	@$(TOP)/scripts/soak.sh
 
-# Ratios measured side by side in the lab, into build/bench.json.
+# Ratios measured side by side in the lab, per kernel (BENCH_KERNELS), into build/bench.json.
 bench: all
 	@$(TOP)/scripts/bench.sh
 

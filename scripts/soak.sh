@@ -9,5 +9,5 @@ B=${BUILD:-$TOP/build}
 scripts/lab/l1 -t 5400 -m 4G -n soak -- selftests/sharing/soak.sh \
 	"$B/lab/runs/soak/soak.tap" "${SOAK_CYCLES:-1000}"
 rc=$?
-scripts/tap-summary.sh "$B/lab/runs/soak/soak.tap" || rc=1
+(cd "$B/lab/runs" && "$TOP/scripts/tap-summary.sh" soak/soak.tap) || rc=1
 exit $rc

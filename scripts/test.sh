@@ -1,13 +1,21 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# "make test": build, run the unit tests here and the lab suites in L1/L2,
-# print the time of each stage and end with "N passed, M failed".
+# "make test": build for every supported kernel, run the unit tests here and
+# the lab suites in L1/L2 on each kernel, print the time of each stage and
+# end with one "N passed, M failed" over all of them.
+#
+# TEST_KERNELS picks the kernels (default: "default backports", that is the
+# 6.1 of linux-image-amd64 and the newest 6.12 of bookworm-backports; any
+# KVER value of scripts/kernel.sh is accepted). Their labs run side by side,
+# one L1 each (one CPU each: the machine has two). Results are labelled by
+# kernel: build/results/<abi>/<suite>.tap.
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$TOP/build}
 RES=$B/results
+KERNELS=${TEST_KERNELS:-default backports}
 rm -rf "$RES"
 mkdir -p "$RES"
 cd "$TOP"
@@ -20,17 +28,25 @@ stage() {
 	echo "=== stage $name"
 	"$@"
 	rc=$?
-	timing+=("$(printf '  %-10s %5d s  (exit %d)' "$name" $(($(date +%s) - t)) $rc)")
+	timing+=("$(printf '  %-22s %5d s  (exit %d)' "$name" $(($(date +%s) - t)) $rc)")
 	return $rc
 }
-fail_tap() { printf 'not ok 1 %s\n1..1\n' "$2" > "$RES/$1.tap"; }
+fail_tap() { mkdir -p "$(dirname "$RES/$1")"; printf 'not ok 1 %s\n1..1\n' "$2" > "$RES/$1.tap"; }
 
-build() { make -s all; }
+# The ABI a KVER value stands for ("default": the 6.1 one), preparing that
+# kernel's packages if needed; empty when it cannot be prepared.
+abi_of() {
+	local kv=$1
+	[ "$kv" = default ] && kv=
+	KVER=$kv "$TOP/scripts/kernel.sh" 2>&1 | tee -a "$RES/kernel.log" |
+		sed -n 's/^KVER=//p'
+}
 
-# checkpatch.pl --strict (from the target's linux-source) on every module file.
+# checkpatch.pl --strict (from the linux-source of kernel $1) on every module file.
 style_check() {
-	local cp i=0 f
-	cp=$(ls "$B"/kernel/"$(cat "$B/kernel/current")"/src/scripts/checkpatch.pl)
+	local abi=$1 cp i=0 f out
+	cp=$B/kernel/$abi/src/scripts/checkpatch.pl
+	mkdir -p "$RES/$abi"
 	for f in vhost_vsock_shm/*.[ch] vhost_vsock_shm/uapi/*.h; do
 		[ -f "$f" ] || continue
 		i=$((i + 1))
@@ -41,16 +57,85 @@ style_check() {
 			echo "not ok $i checkpatch: $f"
 			echo "$out" | sed 's/^/# /'
 		fi
-	done > "$RES/checkpatch.tap"
-	echo "1..$i" >> "$RES/checkpatch.tap"
-	grep -c '^ok' "$RES/checkpatch.tap" | sed 's/$/ files pass checkpatch --strict/'
+	done > "$RES/$abi/checkpatch.tap"
+	echo "1..$i" >> "$RES/$abi/checkpatch.tap"
+	grep -c '^ok' "$RES/$abi/checkpatch.tap" | sed "s/\$/ files pass checkpatch --strict of $abi/"
 }
-if ! stage build build; then
-	fail_tap build "build: make all"
-else
-	echo "ok 1 build: make all" > "$RES/build.tap"
 
-	stage style style_check
+# The lab of kernel $1 in its own L1 (build/lab/runs/suite-<abi>), its output
+# prefixed with the kernel; results into $RES/<abi>/. L1 frozen under the
+# emulator (exit 123: no progress, its CPU stuck; docs/testing.md) is booted
+# once more, in the open: its results are the second run's, and a second
+# freeze fails. Writes the stage times to $RES/<abi>/times.
+lab_of() {
+	local abi=$1 run=suite-$1 t rc tag
+	local out=$RES/$abi
+	tag=$(sed -E 's/^([0-9]+\.[0-9]+).*/\1/' <<<"$abi")
+	mkdir -p "$out"
+	t=$(date +%s)
+	KVER=$abi "$TOP/scripts/lab/l1" -t 3600 -n "$run" -- scripts/lab/l1-suite.sh 2>&1 |
+		sed -u "s/^/[$tag] /"
+	rc=${PIPESTATUS[0]}
+	printf '  %-22s %5d s  (exit %d)\n' "lab $tag" $(($(date +%s) - t)) $rc > "$out/times"
+	if [ $rc = 123 ]; then
+		echo "[$tag] lab: L1 froze ($(cat "$B/lab/runs/$run/froze" 2>/dev/null)): booting it once more"
+		mkdir -p "$out/froze-run"
+		cp "$B/lab/runs/$run"/{froze,registers-at-freeze.txt,console.log} \
+			"$out/froze-run/" 2>/dev/null
+		t=$(date +%s)
+		KVER=$abi "$TOP/scripts/lab/l1" -t 3600 -n "$run" -- scripts/lab/l1-suite.sh 2>&1 |
+			sed -u "s/^/[$tag] /"
+		rc=${PIPESTATUS[0]}
+		printf '  %-22s %5d s  (exit %d)\n' "lab $tag again" $(($(date +%s) - t)) $rc >> "$out/times"
+		[ $rc = 123 ] && rc=1231
+	fi
+	cp "$B/lab/runs/$run"/*.tap "$out/" 2>/dev/null
+	# A suite that left no TAP at all did not run: that fails too.
+	for t in module vmm sharing policy swap soak peer-stock peer-fork peer-compare; do
+		[ -s "$out/$t.tap" ] || fail_tap "$abi/$t" "$t: the suite left no results"
+	done
+	case $rc in
+	0)	;;
+	124)	fail_tap "$abi/lab" "lab: L1 run timed out" ;;
+	1231)	fail_tap "$abi/lab" "lab: L1 froze twice (results of the second run)" ;;
+	125)	fail_tap "$abi/lab" "lab: a kernel printed an oops, WARN, BUG or panic" ;;
+	126)	fail_tap "$abi/lab" "lab: L1 ended without a status" ;;
+	*)	fail_tap "$abi/lab" "lab: L1 suite exited $rc" ;;
+	esac
+}
+
+labs() {
+	local abi pids=()
+	for abi in "$@"; do
+		lab_of "$abi" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+}
+
+# 1. The packages the build needs, the kernels, and everything built for each.
+stage deps make -s deps || fail_tap deps "deps: the packages the build needs"
+abis=()
+for kv in $KERNELS; do
+	abi=$(abi_of "$kv")
+	if [ -z "$abi" ]; then
+		fail_tap "kernel-$kv" "kernel: $kv cannot be prepared (build/results/kernel.log)"
+		tail -5 "$RES/kernel.log"
+		continue
+	fi
+	mkdir -p "$RES/$abi"
+	if stage "build $abi" make -s KVER="$abi" all; then
+		echo "ok 1 build: make KVER=$abi all" > "$RES/$abi/build.tap"
+		abis+=("$abi")
+	else
+		fail_tap "$abi/build" "build: make KVER=$abi all"
+	fi
+done
+
+if [ ${#abis[@]} -gt 0 ]; then
+	for abi in "${abis[@]}"; do
+		stage "style $abi" style_check "$abi"
+	done
 	stage unit bash -c "make -s unit 2>&1 | tee '$RES/unit.log'; exit \${PIPESTATUS[0]}"
 	urc=$?
 	grep -aE '^(not )?ok( |$)' "$RES/unit.log" > "$RES/unit.tap" 2>/dev/null
@@ -66,39 +151,14 @@ else
 	[ $frc = 0 ] && [ -s "$RES/fuzz.tap" ] ||
 		echo "not ok 99 fuzz-regress: make -C fuzz regress exited $frc" >> "$RES/fuzz.tap"
 
-	stage lab "$TOP/scripts/lab/l1" -t 3600 -n suite -- scripts/lab/l1-suite.sh
-	lrc=$?
-	# L1 froze under the emulator (exit 123: no progress, its CPU stuck;
-	# docs/testing.md): booted once more, in the open. Its results are the
-	# second run's; a second freeze fails.
-	if [ $lrc = 123 ]; then
-		echo "lab: L1 froze ($(cat "$B/lab/runs/suite/froze" 2>/dev/null)): booting it once more"
-		mkdir -p "$RES/froze-run"
-		cp "$B"/lab/runs/suite/{froze,registers-at-freeze.txt,console.log} \
-			"$RES/froze-run/" 2>/dev/null
-		stage lab-again "$TOP/scripts/lab/l1" -t 3600 -n suite -- scripts/lab/l1-suite.sh
-		lrc=$?
-		[ $lrc = 123 ] && lrc=1231
-	fi
-	cp "$B"/lab/runs/suite/*.tap "$RES/" 2>/dev/null
-	# A suite that left no TAP at all did not run: that fails too.
-	for t in module vmm sharing policy swap soak peer-stock peer-fork peer-compare; do
-		[ -s "$RES/$t.tap" ] || fail_tap "$t" "$t: the suite left no results"
-	done
-	case $lrc in
-	0)	;;
-	124)	fail_tap lab "lab: L1 run timed out" ;;
-	1231)	fail_tap lab "lab: L1 froze twice (results of the second run)" ;;
-	125)	fail_tap lab "lab: a kernel printed an oops, WARN, BUG or panic" ;;
-	126)	fail_tap lab "lab: L1 ended without a status" ;;
-	*)	fail_tap lab "lab: L1 suite exited $lrc" ;;
-	esac
+	stage "lab (${#abis[@]} kernels side by side)" labs "${abis[@]}"
 fi
 
 echo
 echo "Stage times:"
 printf '%s\n' "${timing[@]}"
-printf '  %-10s %5d s\n' total $(($(date +%s) - T0))
+cat "$RES"/*/times 2>/dev/null
+printf '  %-22s %5d s\n' total $(($(date +%s) - T0))
 echo
 echo "Results:"
-"$TOP/scripts/tap-summary.sh" "$RES"/*.tap
+cd "$RES" && "$TOP/scripts/tap-summary.sh" *.tap */*.tap
