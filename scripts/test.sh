@@ -73,7 +73,7 @@ lab_of() {
 	tag=$(sed -E 's/^([0-9]+\.[0-9]+).*/\1/' <<<"$abi")
 	mkdir -p "$out"
 	t=$(date +%s)
-	KVER=$abi "$TOP/scripts/lab/l1" -t 3600 -n "$run" -- scripts/lab/l1-suite.sh 2>&1 |
+	KVER=$abi "$TOP/scripts/lab/l1" -t 4200 -n "$run" -- scripts/lab/l1-suite.sh 2>&1 |
 		sed -u "s/^/[$tag] /"
 	rc=${PIPESTATUS[0]}
 	printf '  %-22s %5d s  (exit %d)\n' "lab $tag" $(($(date +%s) - t)) $rc > "$out/times"
@@ -83,7 +83,7 @@ lab_of() {
 		cp "$B/lab/runs/$run"/{froze,registers-at-freeze.txt,console.log} \
 			"$out/froze-run/" 2>/dev/null
 		t=$(date +%s)
-		KVER=$abi "$TOP/scripts/lab/l1" -t 3600 -n "$run" -- scripts/lab/l1-suite.sh 2>&1 |
+		KVER=$abi "$TOP/scripts/lab/l1" -t 4200 -n "$run" -- scripts/lab/l1-suite.sh 2>&1 |
 			sed -u "s/^/[$tag] /"
 		rc=${PIPESTATUS[0]}
 		printf '  %-22s %5d s  (exit %d)\n' "lab $tag again" $(($(date +%s) - t)) $rc >> "$out/times"
