@@ -16,8 +16,9 @@
 #   backports           the newest $BPO_SERIES ABI of $BPO_SUITE, resolved from
 #                       its package lists each time they are refreshed
 #   $BPO_SERIES.<n>+<x>-amd64  that ABI, from $BPO_SUITE
-# $BPO_SUITE is read through a private apt configuration under build/apt/
-# (its own sources, lists and cache): the machine's /etc/apt is not changed.
+# Suites other than the machine's are read through a private apt
+# configuration under build/apt/<name>/ (its own sources, lists and cache):
+# the machine's /etc/apt is not changed.
 # Only a 6.1 ABI is recorded in build/kernel/current, so preparing another
 # kernel never changes what a plain "make" builds for.
 set -euo pipefail
@@ -30,67 +31,88 @@ warn() { echo "kernel: $*" >&2; }
 
 BPO_SUITE=${BPO_SUITE:-bookworm-backports}
 BPO_SERIES=${BPO_SERIES:-6.12}
-BPO_MAX_AGE=${BPO_MAX_AGE:-360}	# minutes before its package lists are refreshed
-APTDIR=$BUILD/apt/$BPO_SUITE
+SUITE_MAX_AGE=${SUITE_MAX_AGE:-${BPO_MAX_AGE:-360}}	# minutes before a private configuration's package lists are refreshed
 
-# apt with the machine's configuration, or with the private one once
-# use_backports has set APT_CONF.
+# apt with the machine's configuration, or with a private one once use_suites
+# has set APT_CONF.
 APT_CONF=
 apt_() {
 	if [ -n "$APT_CONF" ]; then APT_CONFIG=$APT_CONF "$@"; else "$@"; fi
 }
 
-# The private apt configuration for $BPO_SUITE: the same mirror as the
-# machine's Debian sources (deb.debian.org if none), the archive keyring, and
-# lists, cache and preferences of its own. The apt.conf.d snippets of the
-# machine (proxies and the like) still apply.
-use_backports() {
-	local mirror conf=$APTDIR/apt.conf
-	mirror=${BPO_MIRROR:-$(apt-get indextargets --format '$(REPO_URI)' \
-		'Origin: Debian' "Codename: ${BPO_SUITE%-backports}" 2>/dev/null | head -1)}
-	mirror=${mirror:-http://deb.debian.org/debian}
-	mkdir -p "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial" \
-		"$APTDIR/sources.list.d" "$APTDIR/preferences.d"
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror%/} $BPO_SUITE main" \
-		> "$APTDIR/sources.list.new"
-	cat > "$APTDIR/apt.conf.new" <<-EOF
-	Dir::Etc::SourceList "$APTDIR/sources.list";
-	Dir::Etc::SourceParts "$APTDIR/sources.list.d";
-	Dir::Etc::Preferences "$APTDIR/preferences";
-	Dir::Etc::PreferencesParts "$APTDIR/preferences.d";
-	Dir::State::Lists "$APTDIR/lists";
-	Dir::State::extended_states "$APTDIR/extended_states";
-	Dir::Cache "$APTDIR/cache";
+# The mirror of a suite: the machine's Debian source of the same kind (the
+# security archive for *-security, the main archive otherwise), or
+# deb.debian.org. $SUITE_MIRROR / $SUITE_SECURITY_MIRROR override them
+# ($BPO_MIRROR is the former's older name).
+suite_mirror() {	# suite
+	local m
+	case "$1" in
+	*-security)
+		m=${SUITE_SECURITY_MIRROR:-$(apt-get indextargets --format '$(REPO_URI)' \
+			'Label: Debian-Security' 2>/dev/null | head -1)}
+		m=${m:-http://deb.debian.org/debian-security} ;;
+	*)
+		m=${SUITE_MIRROR:-${BPO_MIRROR:-$(apt-get indextargets --format '$(REPO_URI)' \
+			'Origin: Debian' 'Label: Debian' 2>/dev/null | head -1)}}
+		m=${m:-http://deb.debian.org/debian} ;;
+	esac
+	echo "${m%/}"
+}
+
+# A private apt configuration named NAME under build/apt/NAME/ reading the
+# given suites (main, amd64), with the archive keyring and lists, cache and
+# preferences of its own. The apt.conf.d snippets of the machine (proxies and
+# the like) still apply.
+use_suites() {	# name suite...
+	local name=$1 dir=$BUILD/apt/$1 s conf
+	shift
+	conf=$dir/apt.conf
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" \
+		"$dir/sources.list.d" "$dir/preferences.d"
+	for s in "$@"; do
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(suite_mirror "$s") $s main"
+	done > "$dir/sources.list.new"
+	cat > "$dir/apt.conf.new" <<-EOF
+	Dir::Etc::SourceList "$dir/sources.list";
+	Dir::Etc::SourceParts "$dir/sources.list.d";
+	Dir::Etc::Preferences "$dir/preferences";
+	Dir::Etc::PreferencesParts "$dir/preferences.d";
+	Dir::State::Lists "$dir/lists";
+	Dir::State::extended_states "$dir/extended_states";
+	Dir::Cache "$dir/cache";
 	APT::Sandbox::User "root";
 	EOF
 	# A changed source or configuration makes the lists stale.
-	if ! cmp -s "$APTDIR/sources.list.new" "$APTDIR/sources.list" ||
-	   ! cmp -s "$APTDIR/apt.conf.new" "$conf"; then
-		rm -f "$APTDIR/updated"
+	if ! cmp -s "$dir/sources.list.new" "$dir/sources.list" ||
+	   ! cmp -s "$dir/apt.conf.new" "$conf"; then
+		rm -f "$dir/updated"
 	fi
-	mv "$APTDIR/sources.list.new" "$APTDIR/sources.list"
-	mv "$APTDIR/apt.conf.new" "$conf"
+	mv "$dir/sources.list.new" "$dir/sources.list"
+	mv "$dir/apt.conf.new" "$conf"
 	APT_CONF=$conf
-	if [ -z "$(find "$APTDIR/updated" -mmin -"$BPO_MAX_AGE" 2>/dev/null)" ]; then
-		echo "kernel: updating the package lists of $BPO_SUITE" >&2
-		if apt_ apt-get update -q >"$APTDIR/update.log" 2>&1 &&
-		   ! grep -q '^[WE]:' "$APTDIR/update.log"; then
-			touch "$APTDIR/updated"
-		elif [ -f "$APTDIR/updated" ]; then
-			warn "apt-get update for $BPO_SUITE failed; using the lists of $(date -r "$APTDIR/updated")"
-			grep '^[WE]:' "$APTDIR/update.log" >&2 || true
+	if [ -z "$(find "$dir/updated" -mmin -"$SUITE_MAX_AGE" 2>/dev/null)" ]; then
+		echo "kernel: updating the package lists of $*" >&2
+		if apt_ apt-get update -q >"$dir/update.log" 2>&1 &&
+		   ! grep -q '^[WE]:' "$dir/update.log"; then
+			touch "$dir/updated"
+		elif [ -f "$dir/updated" ]; then
+			warn "apt-get update for $* failed; using the lists of $(date -r "$dir/updated")"
+			grep '^[WE]:' "$dir/update.log" >&2 || true
 		else
-			tail -5 "$APTDIR/update.log" >&2
-			die "cannot read the package lists of $BPO_SUITE"
+			tail -5 "$dir/update.log" >&2
+			die "cannot read the package lists of $*"
 		fi
 	fi
 }
+use_backports() { use_suites "$BPO_SUITE" "$BPO_SUITE"; }
 
-# The newest $BPO_SERIES amd64 ABI whose headers are in $BPO_SUITE (the
-# archive keeps images of older ABIs, but headers of the newest only).
-resolve_bpo_kver() {
-	local p abi v best= bestv= re="^${BPO_SERIES//./\\.}\\.[0-9]+\\+[a-z0-9.~]+-amd64\$"
-	for p in $(apt_ apt-cache pkgnames "linux-headers-$BPO_SERIES." 2>/dev/null); do
+# The newest amd64 ABI of a series whose headers are in the suites of the
+# private configuration in use (the archive keeps images of older ABIs, but
+# headers of the newest only).
+resolve_series_kver() {	# series
+	local series=$1 p abi v best= bestv= re
+	re="^${series//./\\.}\\.[0-9]+\\+[a-z0-9.~]+-amd64\$"
+	for p in $(apt_ apt-cache pkgnames "linux-headers-$series." 2>/dev/null); do
 		abi=${p#linux-headers-}
 		[[ $abi =~ $re ]] || continue
 		v=$(apt_ apt-cache show --no-all-versions "$p" 2>/dev/null |
@@ -100,7 +122,7 @@ resolve_bpo_kver() {
 			best=$abi bestv=$v
 		fi
 	done
-	[ -n "$best" ] || die "no linux-headers-$BPO_SERIES.*-amd64 in $BPO_SUITE"
+	[ -n "$best" ] || die "no linux-headers-$series.*-amd64 in $(awk '{ printf "%s ", $4 }' "$(dirname "$APT_CONF")/sources.list")"
 	echo "$best"
 }
 
@@ -124,7 +146,7 @@ case "$KVER" in
 	6.1.*-amd64) ;;
 	backports)
 		use_backports
-		KVER=$(resolve_bpo_kver) ;;
+		KVER=$(resolve_series_kver "$BPO_SERIES") ;;
 	"$BPO_SERIES".*-amd64) ;;
 	*) die "KVER '$KVER' is neither a Debian 6.1 amd64 ABI (e.g. 6.1.0-56-amd64), nor a $BPO_SERIES amd64 ABI of $BPO_SUITE, nor 'backports'" ;;
 esac
