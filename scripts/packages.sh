@@ -11,6 +11,7 @@ PKGS=(
 	clang llvm libbpf-dev bpftool dwarves libelf-dev zlib1g-dev
 	kmod cpio busybox-static qemu-system-x86 socat iproute2
 	libcriterion-dev libclang-rt-14-dev groff-base jq
+	debootstrap
 )
 
 missing=()
