@@ -6,7 +6,8 @@
 #   make test    every test suite, ending with "N passed, M failed"
 #
 # Everything is built under build/. KVER=<abi> picks the target Debian kernel
-# (default: the 6.1 of linux-image-amd64; backports: newest bookworm-bpo 6.12).
+# (default: the 6.1 of linux-image-amd64; backports: newest bookworm-bpo 6.12;
+# trixie: newest Debian 13 6.12, its modules built in a trixie build root).
 
 TOP := $(CURDIR)
 B := $(TOP)/build

@@ -15,10 +15,15 @@
 #   6.1.<n>-amd64       that 6.1 ABI, from the machine's apt sources
 #   backports           the newest $BPO_SERIES ABI of $BPO_SUITE, resolved from
 #                       its package lists each time they are refreshed
-#   $BPO_SERIES.<n>+<x>-amd64  that ABI, from $BPO_SUITE
+#   $BPO_SERIES.<n>+deb12-amd64  that ABI, from $BPO_SUITE
+#   trixie              the newest $TRIXIE_SERIES ABI of Debian 13 ($TRIXIE_SUITES),
+#                       resolved the same way
+#   $TRIXIE_SERIES.<n>+deb13<x>-amd64  that ABI, from $TRIXIE_SUITES
 # Suites other than the machine's are read through a private apt
 # configuration under build/apt/<name>/ (its own sources, lists and cache):
 # the machine's /etc/apt is not changed.
+# Trixie's kernel is built with gcc-14, which Debian 12 lacks: its modules are
+# built in a trixie build root (scripts/buildroot.sh), not here.
 # Only a 6.1 ABI is recorded in build/kernel/current, so preparing another
 # kernel never changes what a plain "make" builds for.
 set -euo pipefail
@@ -31,6 +36,8 @@ warn() { echo "kernel: $*" >&2; }
 
 BPO_SUITE=${BPO_SUITE:-bookworm-backports}
 BPO_SERIES=${BPO_SERIES:-6.12}
+TRIXIE_SUITES=${TRIXIE_SUITES:-trixie trixie-security}
+TRIXIE_SERIES=${TRIXIE_SERIES:-6.12}
 SUITE_MAX_AGE=${SUITE_MAX_AGE:-${BPO_MAX_AGE:-360}}	# minutes before a private configuration's package lists are refreshed
 
 # apt with the machine's configuration, or with a private one once use_suites
@@ -105,6 +112,7 @@ use_suites() {	# name suite...
 	fi
 }
 use_backports() { use_suites "$BPO_SUITE" "$BPO_SUITE"; }
+use_trixie() { use_suites trixie $TRIXIE_SUITES; }
 
 # The newest amd64 ABI of a series whose headers are in the suites of the
 # private configuration in use (the archive keeps images of older ABIs, but
@@ -147,8 +155,12 @@ case "$KVER" in
 	backports)
 		use_backports
 		KVER=$(resolve_series_kver "$BPO_SERIES") ;;
+	trixie)
+		use_trixie
+		KVER=$(resolve_series_kver "$TRIXIE_SERIES") ;;
+	"$TRIXIE_SERIES".*+deb13*-amd64) ;;
 	"$BPO_SERIES".*-amd64) ;;
-	*) die "KVER '$KVER' is neither a Debian 6.1 amd64 ABI (e.g. 6.1.0-56-amd64), nor a $BPO_SERIES amd64 ABI of $BPO_SUITE, nor 'backports'" ;;
+	*) die "KVER '$KVER' is neither a Debian 6.1 amd64 ABI (e.g. 6.1.0-56-amd64), nor a $BPO_SERIES amd64 ABI of $BPO_SUITE, nor a $TRIXIE_SERIES amd64 ABI of trixie (+deb13), nor 'backports' or 'trixie'" ;;
 esac
 
 # Only the default line is pinned as the one a plain "make" builds for.
@@ -157,6 +169,14 @@ record_current() {
 		6.1.*-amd64) echo "$KVER" > "$BUILD/kernel/current" ;;
 	esac
 }
+
+# Trixie's kernel is built with gcc-14, and its kbuild tools need trixie's
+# glibc: its modules are built in a trixie build root (scripts/buildroot.sh),
+# named in $K/buildroot for vhost_vsock_shm/Makefile.
+KROOT=
+case "$KVER" in
+	*+deb13*-amd64) KROOT=trixie ;;
+esac
 
 K=$BUILD/kernel/$KVER
 STAMP=$K/.ready
@@ -169,6 +189,7 @@ fi
 
 mkdir -p "$K/debs" "$K/root" "$K/src"
 case "$KVER" in
+	"$TRIXIE_SERIES".*+deb13*-amd64) [ -n "$APT_CONF" ] || use_trixie ;;
 	"$BPO_SERIES".*-amd64) [ -n "$APT_CONF" ] || use_backports ;;
 esac
 
@@ -208,6 +229,12 @@ rm -rf "$K/root" && mkdir -p "$K/root"
 for d in "$K"/debs/*.deb; do
 	dpkg -x "$d" "$K/root"
 done
+# Trixie's packages install modules under /usr/lib/modules: the tree gets
+# the /lib of a merged /usr, so root/lib/modules/<abi> holds for every kernel.
+if [ -d "$K/root/usr/lib/modules" ] && [ ! -e "$K/root/lib" ]; then
+	ln -s usr/lib "$K/root/lib"
+fi
+[ -d "$K/root/lib/modules/$KVER" ] || die "no modules of $KVER after unpacking"
 HDR=$K/root/usr/src/linux-headers-$KVER
 [ -f "$HDR/Makefile" ] || die "headers for $KVER missing after unpacking"
 # The kbuild tree the headers' scripts link points into.
@@ -236,8 +263,11 @@ tar -xf "$tarball" -C "$K/src" \
 [ -f "$K/src/drivers/vhost/vsock.c" ] || die "drivers/vhost/vsock.c not in linux-source"
 
 # 4. resolve_btfids: the 6.1 kbuild package lacks it, later ones ship it.
+#    Trixie's runs in its build root only (it needs glibc 2.38).
 RBTF=$KB/tools/bpf/resolve_btfids/resolve_btfids
-if [ -x "$RBTF" ] && [[ $("$RBTF" --help 2>&1 || true) == *Usage* ]]; then
+if [ -n "$KROOT" ] && [ -x "$RBTF" ]; then
+	echo "kernel: using the resolve_btfids of ${KB##*/} (in the $KROOT build root)"
+elif [ -x "$RBTF" ] && [[ $("$RBTF" --help 2>&1 || true) == *Usage* ]]; then
 	echo "kernel: using the resolve_btfids of ${KB##*/}"
 else
 	echo "kernel: building resolve_btfids"
@@ -306,6 +336,7 @@ bpftool btf dump file "$BTF_VMLINUX" format c > "$K/vmlinux.h" ||
 # 6. Module index for the lab (modprobe -d root).
 depmod -b "$K/root" "$KVER"
 
+if [ -n "$KROOT" ]; then echo "$KROOT" > "$K/buildroot"; else rm -f "$K/buildroot"; fi
 touch "$STAMP"
 record_current
 echo "KVER=$KVER"
