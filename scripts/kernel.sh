@@ -41,10 +41,17 @@ TRIXIE_SERIES=${TRIXIE_SERIES:-6.12}
 SUITE_MAX_AGE=${SUITE_MAX_AGE:-${BPO_MAX_AGE:-360}}	# minutes before a private configuration's package lists are refreshed
 
 # apt with the machine's configuration, or with a private one once use_suites
-# has set APT_CONF.
+# has set APT_CONF. The private one keeps a binary package cache of its own
+# (build/apt/<name>/cache/pkgcache.bin), even where the machine's apt.conf.d
+# turns caches off (docker-clean): without it every apt-cache call parses
+# the lists again, seconds each.
 APT_CONF=
 apt_() {
-	if [ -n "$APT_CONF" ]; then APT_CONFIG=$APT_CONF "$@"; else "$@"; fi
+	if [ -n "$APT_CONF" ]; then
+		APT_CONFIG=$APT_CONF "$1" -o Dir::Cache::pkgcache=pkgcache.bin "${@:2}"
+	else
+		"$@"
+	fi
 }
 
 # The mirror of a suite: the machine's Debian source of the same kind (the
@@ -118,18 +125,21 @@ use_trixie() { use_suites trixie $TRIXIE_SUITES; }
 # private configuration in use (the archive keeps images of older ABIs, but
 # headers of the newest only).
 resolve_series_kver() {	# series
-	local series=$1 p abi v best= bestv= re
+	local series=$1 p abi v best= bestv= re names=()
 	re="^${series//./\\.}\\.[0-9]+\\+[a-z0-9.~]+-amd64\$"
 	for p in $(apt_ apt-cache pkgnames "linux-headers-$series." 2>/dev/null); do
 		abi=${p#linux-headers-}
-		[[ $abi =~ $re ]] || continue
-		v=$(apt_ apt-cache show --no-all-versions "$p" 2>/dev/null |
-		    awk '/^Version:/ { print $2; exit }')
+		[[ $abi =~ $re ]] && names+=("$p")
+	done
+	[ ${#names[@]} -gt 0 ] || die "no linux-headers-$series.*-amd64 in $(awk '{ printf "%s ", $4 }' "$(dirname "$APT_CONF")/sources.list")"
+	# One apt-cache call for all of them: package and candidate version.
+	while read -r p v; do
 		[ -n "$v" ] || continue
 		if [ -z "$bestv" ] || dpkg --compare-versions "$v" gt "$bestv"; then
-			best=$abi bestv=$v
+			best=${p#linux-headers-} bestv=$v
 		fi
-	done
+	done < <(apt_ apt-cache show --no-all-versions "${names[@]}" 2>/dev/null |
+		 awk '/^Package:/ { p = $2 } /^Version:/ { print p, $2 }')
 	[ -n "$best" ] || die "no linux-headers-$series.*-amd64 in $(awk '{ printf "%s ", $4 }' "$(dirname "$APT_CONF")/sources.list")"
 	echo "$best"
 }
