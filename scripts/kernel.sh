@@ -152,6 +152,13 @@ resolve_kver() {
 	echo "${dep#linux-image-}"
 }
 
+# One kernel.sh at a time per build directory: the targets of a parallel
+# make each call it, and two of them must not refresh the same package lists
+# or unpack the same kernel at once.
+mkdir -p "$BUILD/kernel"
+exec 9>"$BUILD/kernel/.lock"
+flock 9
+
 KVER=${KVER:-}
 if [ -z "$KVER" ]; then
 	if [ -f "$BUILD/kernel/current" ]; then
