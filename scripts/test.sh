@@ -28,7 +28,7 @@ stage() {
 	echo "=== stage $name"
 	"$@"
 	rc=$?
-	timing+=("$(printf '  %-22s %5d s  (exit %d)' "$name" $(($(date +%s) - t)) $rc)")
+	timing+=("$(printf '  %-30s %5d s  (exit %d)' "$name" $(($(date +%s) - t)) $rc)")
 	return $rc
 }
 fail_tap() { mkdir -p "$(dirname "$RES/$1")"; printf 'not ok 1 %s\n1..1\n' "$2" > "$RES/$1.tap"; }
@@ -76,7 +76,7 @@ lab_of() {
 	KVER=$abi "$TOP/scripts/lab/l1" -t 4200 -n "$run" -- scripts/lab/l1-suite.sh 2>&1 |
 		sed -u "s/^/[$tag] /"
 	rc=${PIPESTATUS[0]}
-	printf '  %-22s %5d s  (exit %d)\n' "lab $tag" $(($(date +%s) - t)) $rc > "$out/times"
+	printf '  %-30s %5d s  (exit %d)\n' "lab $tag" $(($(date +%s) - t)) $rc > "$out/times"
 	if [ $rc = 123 ]; then
 		echo "[$tag] lab: L1 froze ($(cat "$B/lab/runs/$run/froze" 2>/dev/null)): booting it once more"
 		mkdir -p "$out/froze-run"
@@ -86,7 +86,7 @@ lab_of() {
 		KVER=$abi "$TOP/scripts/lab/l1" -t 4200 -n "$run" -- scripts/lab/l1-suite.sh 2>&1 |
 			sed -u "s/^/[$tag] /"
 		rc=${PIPESTATUS[0]}
-		printf '  %-22s %5d s  (exit %d)\n' "lab $tag again" $(($(date +%s) - t)) $rc >> "$out/times"
+		printf '  %-30s %5d s  (exit %d)\n' "lab $tag again" $(($(date +%s) - t)) $rc >> "$out/times"
 		[ $rc = 123 ] && rc=1231
 	fi
 	cp "$B/lab/runs/$run"/*.tap "$out/" 2>/dev/null
@@ -158,7 +158,7 @@ echo
 echo "Stage times:"
 printf '%s\n' "${timing[@]}"
 cat "$RES"/*/times 2>/dev/null
-printf '  %-22s %5d s\n' total $(($(date +%s) - T0))
+printf '  %-30s %5d s\n' total $(($(date +%s) - T0))
 echo
 echo "Results:"
 cd "$RES" && "$TOP/scripts/tap-summary.sh" *.tap */*.tap
