@@ -50,6 +50,13 @@ suite 600 soak selftests/sharing/soak.sh "$R/soak.tap" 52
 
 stamp "peer suite over stock vhost_vsock"
 suite 450 peer-stock scripts/lab/peer-suite.sh stock "$R/peer-stock.tap"
+# The stock module is the reference, not under test: on 6.12 upstream's
+# vsock_test loses a timing-bound test over it under this emulator now and
+# then (SHUT_RD, double bind connect: "accept timed out"; its control channel
+# out of step, every test after it), in three of eight runs on 2026-12-02.
+# Its failures stay in the log as comments and are named by the comparison;
+# the fork's own run must pass every test, whatever stock did.
+sed -i 's/^not ok \([0-9]*\) /# reference failed: \1 /' "$R/peer-stock.tap"
 stamp "peer suite over vhost_vsock_shm"
 suite 450 peer-fork scripts/lab/peer-suite.sh fork "$R/peer-fork.tap"
 
@@ -59,6 +66,8 @@ passing() { sed -n "s/^ok [0-9]* peer\/$1: //p" "$R/peer-$1.tap" | sort; }
 {
 	missing=$(comm -23 <(passing stock) <(passing fork) | tr '\n' ';')
 	s=$(passing stock | wc -l) f=$(passing fork | wc -l)
+	lost=$(sed -n 's/^# reference failed: [0-9]* peer\/stock: //p' "$R/peer-stock.tap" | tr '\n' ';')
+	[ -z "$lost" ] || echo "# the stock reference failed: $lost (the fork ran them all)"
 	if [ -z "$missing" ] && [ "$s" -gt 0 ]; then
 		echo "ok 1 peer: every test passing on stock passes on the fork # stock $s, fork $f"
 	else
