@@ -11,6 +11,11 @@
 #
 #   scripts/buildroot.sh prepare SUITE         make the root if needed
 #   scripts/buildroot.sh run SUITE -- CMD...   run CMD in it
+#   scripts/buildroot.sh run /DIR -- CMD...    run CMD in the root at /DIR
+#                                              (a copy of one, say)
+#
+# BUILDROOT_NAME names a root of other packages than the build root's
+# (build/buildroot/<name>/root, default: the suite's name).
 #
 # "run" executes CMD as root in the current directory, inside the root, with
 # the project ($TOP, read-only) and $BUILD (read-write) mounted at the same
@@ -42,9 +47,13 @@ mirror() {
 [ $# -ge 2 ] || die "usage: $0 prepare SUITE | run SUITE -- CMD..."
 cmd=$1 suite=$2
 shift 2
-[[ $suite =~ ^[a-z]+$ ]] || die "'$suite' is not a Debian suite name"
-D=$BUILD/buildroot/$suite
+D=$BUILD/buildroot/${BUILDROOT_NAME:-$suite}
 R=$D/root
+if [ "$cmd" = run ] && [ "${suite#/}" != "$suite" ]; then
+	[ -x "$suite/bin/sh" ] || die "$suite is not a root"
+	R=$(cd "$suite" && pwd -P) D=
+fi
+[ -z "$D" ] || [[ $suite =~ ^[a-z]+$ ]] || die "'$suite' is not a Debian suite name"
 
 # The root is ready when its stamp records the packages asked for now;
 # otherwise it is made again (from the cached packages) beside and swapped in.
@@ -106,8 +115,12 @@ run() {
 }
 
 # One preparation at a time (parallel makes).
+if [ -z "$D" ]; then
+	run "$@"
+	exit
+fi
 mkdir -p "$BUILD/buildroot"
-exec 9>"$BUILD/buildroot/$suite.lock"
+exec 9>"$D.lock"
 case "$cmd" in
 prepare)
 	flock 9

@@ -19,10 +19,12 @@ done
 run=
 kver=$(uname -r)
 moddir=
+outer=
 for a in $(cat /proc/cmdline); do
 	case "$a" in
 	lab.run=*) run=${a#lab.run=} ;;
 	lab.mod=*) moddir=${a#lab.mod=} ;;
+	lab.outer=*) outer=${a#lab.outer=} ;;
 	esac
 done
 
@@ -51,9 +53,22 @@ ln -sf /proc/self/fd/0 /root/dev/stdin
 ln -sf /proc/self/fd/1 /root/dev/stdout
 ln -sf /proc/self/fd/2 /root/dev/stderr
 mount -t tmpfs tmpfs /root/dev/shm
-mkdir -p "/root/lib/modules/$kver"
-mount --bind "/root$moddir" "/root/lib/modules/$kver" ||
-	fail "cannot bind the modules of $kver"
+if [ -n "$moddir" ]; then
+	mkdir -p "/root/lib/modules/$kver"
+	mount --bind "/root$moddir" "/root/lib/modules/$kver" ||
+		fail "cannot bind the modules of $kver"
+fi
+# Another root than the outer machine's (scripts/lab/l1 --root): the outer
+# one read-only at /outer, its project and build directories at their paths.
+if [ -n "$outer" ]; then
+	mkdir -p /outer
+	mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000 outer /outer ||
+		fail "cannot mount the outer root over 9p"
+	for d in $(echo "$outer" | tr , ' '); do
+		mkdir -p "/root$d"
+		mount --bind "/outer$d" "/root$d" || fail "cannot bind $d"
+	done
+fi
 mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=512000 out "/root$run" ||
 	fail "cannot mount the run directory"
 
