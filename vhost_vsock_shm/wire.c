@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * vsock-shm wire protocol v1: validation of messages and the in-place
  * rewrite of GPA_LIST messages. Builds in the kernel module and in user

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
 /*
  * vsock-shm guest library: share anonymous memory with a host server over
  * AF_VSOCK SOCK_SEQPACKET (docs/protocol.md). Static-linkable, no

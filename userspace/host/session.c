@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
  * The host server's per-connection protocol state machine. See session.h
  * and docs/protocol.md, section 9.

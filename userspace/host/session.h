@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
 /*
  * The host server's protocol logic for one connection, as a pure state
  * machine (docs/protocol.md, section 9): feed it every message received on

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
 /*
  * vsock-shm host server library: listens on an AF_VSOCK SOCK_SEQPACKET
  * port, runs one protocol session (session.h) per connection in a poll

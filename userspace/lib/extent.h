@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
 /*
  * Page lists to extents, and extents to GPA_LIST chunks (docs/protocol.md,
  * "Extents and huge pages" and "Long lists").

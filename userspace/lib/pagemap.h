@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
 /*
  * /proc/<pid>/pagemap entries (Documentation/admin-guide/mm/pagemap.rst):
  * one native-endian 64-bit entry per virtual page.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /* A privileged vsock port for a guest socket (see privport.h). */
 #include <errno.h>
 #include <sys/socket.h>

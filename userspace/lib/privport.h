@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
 /*
  * A privileged vsock port for a guest socket: the host module translates
  * GPA lists only from guest ports below VSHM_PRIVILEGED_PORTS, which need

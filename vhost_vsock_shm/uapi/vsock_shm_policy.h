@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR BSD-2-Clause */
 /*
  * The policy ABI of vhost_vsock_shm: what a translation policy (a BPF
  * program on the vsock_shm_guest_pkt module tracepoint) sees of a
