@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
- * vsock-shm guest library. See vshm_guest.h and docs/protocol.md.
+ * vsock-shm guest library. See <vsock-shm/guest.h> (the API), vshm_guest.h
+ * (what only the tests use) and docs/protocol.md.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -24,16 +24,17 @@
 #include <stdint.h>
 
 #include "proto.h"
-
-/* What the mapper reports about a mapped grant. */
-struct vshm_map_info {
-	uint64_t size;		/* bytes mapped */
-	uint32_t nr_pages;	/* 4 KiB pages in the grant */
-	uint32_t access;	/* VSHM_ACCESS_* the guest granted */
-	uint64_t pin_ns;	/* module: translate + pin time of the region */
-	uint32_t nr_runs;	/* runs of host-contiguous pages */
-	uint64_t map_ns;	/* server: MAP_GRANT ioctl + mmap time */
-};
+/*
+ * struct vshm_session_region, struct vshm_map_info, the callbacks and
+ * enum vshm_end_reason are public: the server's application sees them
+ * (<vsock-shm/server.h> documents them in the server's terms). Here, in
+ * the session's: on_ended runs during the feed of the guest's FREE or from
+ * vshm_session_end(); the reservation left at r->addr exists only with
+ * ops->release, and "given back" means ops->release, called as soon as
+ * on_ended returned 0; a range held with VSHM_HOLD is the ops owner's to
+ * release.
+ */
+#include "../include/vsock-shm/server.h"
 
 /*
  * The mapper behind the session. map and unmap return 0 or a negative
@@ -58,77 +59,6 @@ struct vshm_mapper_ops {
 	int (*unmap)(void *ctx, uint64_t grant, void *ptr, size_t size);
 	void (*release)(void *ctx, void *ptr, size_t size);
 };
-
-enum vshm_sregion_state {
-	VSHM_SR_UPLOADING = 1,
-	VSHM_SR_MAPPED,
-	VSHM_SR_FAILED,
-};
-
-/* A region of the connection, as the application sees it. */
-struct vshm_session_region {
-	uint32_t id;
-	uint32_t peer_cid;
-	enum vshm_sregion_state state;
-	uint64_t size;		/* ALLOC: bytes */
-	uint32_t page_size;	/* ALLOC: guest page size */
-	uint32_t access;	/* ALLOC: VSHM_ACCESS_* asked */
-	uint32_t nr_pages;	/* ALLOC: 4 KiB pages */
-	uint32_t pages_received;
-	uint32_t chunks;	/* HPA_LIST chunks taken */
-	uint32_t extents;	/* extents in those chunks */
-	uint64_t grant;		/* 0 until the first HPA_LIST */
-	void *ptr;		/* MAPPED: the mapping, else NULL */
-	/*
-	 * Where the region was mapped, or NULL if it never was. Kept after
-	 * the unmap (ptr NULL): with ops->release, the range stays reserved
-	 * and inaccessible until the region's end was reported.
-	 */
-	void *addr;
-	struct vshm_map_info info;	/* mapped: from the mapper */
-};
-
-/*
- * Called after the mapping of a region's last chunk succeeded, before
- * MAPPED is sent. Returns 0 to accept (MAPPED is sent), a positive enum
- * vshm_err to refuse (the region is unmapped, ERROR with that code is
- * sent), or a negative errno (the same with VSHM_E_INTERNAL).
- */
-typedef int (*vshm_on_mapped_fn)(void *arg,
-				 const struct vshm_session_region *r);
-
-/* Why a region ended (on_ended). */
-enum vshm_end_reason {
-	VSHM_END_FREED = 1,	/* the guest sent FREE; FREED answers it */
-	/* The connection ended without FREE: */
-	VSHM_END_CLOSED,	/* the guest closed it (end of stream) */
-	VSHM_END_RESET,		/* it was reset or failed: the VM went away, a
-				 * receive or send error, a guest that does
-				 * not read its answers */
-	VSHM_END_PROTOCOL,	/* the host closed it after an ERROR for
-				 * region 0 (docs/protocol.md, 9.3) */
-	VSHM_END_SHUTDOWN,	/* the host is shutting down (server or
-				 * session freed) */
-};
-
-/* on_ended's answer: keep the region's address range reserved. */
-#define VSHM_HOLD	1
-
-/*
- * Called once for every region that ends, in any state, with why: during
- * the feed of the guest's FREE (before FREED is sent), or from
- * vshm_session_end(). r->ptr is NULL: a mapping the region had is already
- * gone and, with ops->release, replaced by an inaccessible reservation at
- * r->addr, so that a stale pointer faults and no other mapping can land
- * there yet. Returns 0 when the application holds no pointer into the
- * region any more: the range is given back (ops->release) as soon as this
- * returns. Returns VSHM_HOLD (any nonzero value) to keep it reserved until
- * the ops' owner releases it (vshm_server_release()). Without a mapping
- * (r->addr NULL) the answer does not matter.
- */
-typedef int (*vshm_on_ended_fn)(void *arg,
-				const struct vshm_session_region *r,
-				enum vshm_end_reason why);
 
 struct vshm_session_cfg {
 	int sock_fd;			/* passed to ops->map */
@@ -215,9 +145,6 @@ unsigned int vshm_session_drop_all(struct vshm_session *s,
  * and frees s.
  */
 void vshm_session_free(struct vshm_session *s);
-
-/* "freed", "closed", "reset", "protocol", "shutdown"; "?" otherwise. */
-const char *vshm_end_reason_name(enum vshm_end_reason why);
 
 /* Host error code for a mapper errno (ENOMEM -> VSHM_E_NOMEM, ...). */
 uint32_t vshm_session_map_errno_code(int err);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
- * vsock-shm host server library. See vshm_server.h.
+ * vsock-shm host server library. See <vsock-shm/server.h> (the API) and
+ * vshm_server.h (what only the tests use).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -387,9 +388,20 @@ static struct vshm_server *server_new(const struct vshm_server_cfg *cfg,
 	return s;
 }
 
+/* Fields of later versions (cfg->reserved) must not be set. */
+static bool cfg_reserved_zero(const struct vshm_server_cfg *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cfg->reserved) / sizeof(cfg->reserved[0]); i++)
+		if (cfg->reserved[i])
+			return false;
+	return true;
+}
+
 struct vshm_server *vshm_server_new(const struct vshm_server_cfg *cfg)
 {
-	if (!cfg || !cfg->port) {
+	if (!cfg || !cfg->port || !cfg_reserved_zero(cfg)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -399,7 +411,7 @@ struct vshm_server *vshm_server_new(const struct vshm_server_cfg *cfg)
 struct vshm_server *vshm_server_new_on_fd(const struct vshm_server_cfg *cfg,
 					  int listen_fd)
 {
-	if (!cfg || listen_fd < 0) {
+	if (!cfg || listen_fd < 0 || !cfg_reserved_zero(cfg)) {
 		if (listen_fd >= 0)
 			close(listen_fd);
 		errno = EINVAL;

@@ -16,13 +16,17 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "wire.h"
+/*
+ * The public <vsock-shm/protocol.h> restates wire values of the UAPI
+ * header; it steps aside when that header came first, which it must.
+ */
+#if defined(VSOCK_SHM_PROTOCOL_H) && !defined(_UAPI_VSOCK_SHM_H)
+#error "include the private headers (proto.h, ...) before <vsock-shm/*.h>"
+#endif
 
-/* One run of contiguous 4 KiB pages, in CPU byte order. */
-struct vshm_run {
-	uint64_t addr;		/* physical address, 4 KiB aligned */
-	uint32_t npages;	/* >= 1 */
-};
+#include "wire.h"
+/* struct vshm_run, enum vshm_end_reason, vshm_err_name() */
+#include "../include/vsock-shm/protocol.h"
 
 /* A decoded message. Only the member of the union for @type is set. */
 struct vshm_msg {
