@@ -16,7 +16,9 @@
 #    libvsock-shm-*.so.0 from the stage; a C++ program and a program using
 #    both static libraries link too;
 #  - uninstall, and each uninstall-<part> after its install-<part>, leaves
-#    no file behind.
+#    no file behind;
+#  - vsock-shmctl's bash completion offers the tool's objects, commands,
+#    tunable keys and shipped policies.
 #
 #   install-check.sh [BUILD_DIR]    (default ../../build)
 
@@ -332,6 +334,41 @@ defaults_ok() {
 	same "files left after uninstall" "" "$(files)"
 }
 check defaults defaults_ok
+
+# --- vsock-shmctl's bash completion ------------------------------------
+
+# It offers what the tool takes: keys of tunables.c, shipped policies of
+# shipped.c (its list when the tool is not there to say), the commands of
+# policy.c. vsock-shmctl itself is hidden (a function that fails).
+completion_ok() {
+	local ctl=$TOP/userspace/ctl want
+	mkdir -p "$T/empty"	# FILE completes nothing there
+	want=$(sed -nE 's/^\t\[SET_[A-Z_]+\] = \{ "([a-z-]+)".*/\1/p' "$ctl/tunables.c" | sort)
+	want="$want
+$(sed -nE 's/^SHIPPED\(([a-z]+),.*/\1/p' "$ctl/shipped.c" | sort)"
+	bash -c '
+		set -u
+		vsock-shmctl() { return 1; }
+		source "$1"
+		t() {
+			COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=()
+			_vsock_shmctl; printf "%s\n" "${COMPREPLY[@]}" | sort
+		}
+		cd "$2"
+		got=$(t vsock-shmctl policy set ""; t vsock-shmctl policy load "")
+		want="$3
+help
+help"
+		[ "$(sort <<<"$got")" = "$(sort <<<"$want")" ] ||
+			{ echo "keys and policies: got"; echo "$got"; exit 1; }
+		[ "$(t vsock-shmctl -j "")" = "$(printf "grants\nhelp\npolicy\nstats")" ] &&
+		[ "$(t vsock-shmctl policy "")" = "$(printf "help\nload\nset\nshow\nswap\nunload")" ] &&
+		[ "$(t vsock-shmctl -p policy set unprivileged-ports "")" = "$(printf "off\non")" ] &&
+		[ "$(t vsock-shmctl policy swap restrict --f)" = "--fresh" ] ||
+			{ echo "objects, commands or values differ"; exit 1; }
+	' sh "$ctl/vsock-shmctl.bash-completion" "$T/empty" "$want"
+}
+check ctl_bash_completion completion_ok
 
 echo "# install-check: $((n - failed)) of $n passed"
 [ "$failed" = 0 ]
