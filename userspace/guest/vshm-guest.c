@@ -37,8 +37,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vsock-shm/guest.h>
+
 #include "pattern.h"
-#include "vshm_guest.h"
 
 #define COMPACT_PATH	"/proc/sys/vm/compact_memory"
 

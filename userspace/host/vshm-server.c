@@ -17,7 +17,7 @@
  *   vshm-server: region R cid=C freed
  *   vshm-server: region R cid=C dropped (closed|reset|protocol|shutdown)
  * the latter when its connection ended without FREE (see on_ended in
- * vshm_server.h; the server keeps no pointer, so it holds no range).
+ * <vsock-shm/server.h>; the server keeps no pointer, so it holds no range).
  * (--json: one JSON object per line instead, "event" "mapped", "freed" or
  * "dropped" with "reason"). With --exit-after N it exits after N regions
  * were freed by their guests; otherwise at SIGINT/SIGTERM.
@@ -33,9 +33,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vsock-shm/server.h>
+
+/* Not the library's API: linked statically (userspace/Makefile). */
 #include "bench.h"
 #include "pattern.h"
-#include "vshm_server.h"
 
 struct app {
 	uint64_t seed;
