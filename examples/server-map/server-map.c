@@ -256,7 +256,7 @@ int main(int argc, char **argv)
 		case 'p':
 			if (parse_ul(optarg, 0xffffffffUL, &v) || !v)
 				goto bad;
-			cfg.port = (unsigned int)v;
+			cfg.port = (uint32_t)v;
 			break;
 		case 'n':
 			if (parse_ul(optarg, ~0UL, &a.count) || !a.count)
@@ -301,7 +301,7 @@ int main(int argc, char **argv)
 	a.server = vshm_server_new(&cfg);	/* logs why it failed */
 	if (!a.server)
 		return 1;
-	printf("server-map: listening on vsock port %u\n", cfg.port);
+	printf("server-map: listening on vsock port %" PRIu32 "\n", cfg.port);
 	fflush(stdout);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!stop && a.ended < a.count) {

@@ -142,8 +142,8 @@ typedef int (*vshm_on_ended_fn)(void *arg,
  * older library instead of being silently ignored).
  */
 struct vshm_server_cfg {
-	unsigned int port;		/* vsock port to listen on */
-	unsigned int max_conns;		/* 0: VSHM_SERVER_DEFAULT_CONNS */
+	uint32_t port;			/* vsock port to listen on */
+	uint32_t max_conns;		/* 0: VSHM_SERVER_DEFAULT_CONNS */
 	uint64_t max_region_size;	/* 0: VSHM_SERVER_DEFAULT_MAX_SIZE */
 	uint32_t max_regions;		/* per connection; 0: default */
 	uint64_t sock_buf;		/* SO_VM_SOCKETS_BUFFER_SIZE; 0: 256 KiB */
