@@ -4,7 +4,8 @@
  * AF_VSOCK SOCK_SEQPACKET port, runs the protocol (docs/protocol.md,
  * section 9) for every connection in a poll loop, and maps the guests'
  * regions through the mapper device of the host module
- * (/dev/vsock-shm-mapper). Runs as root on the host.
+ * (/dev/vsock-shm-mapper). Runs on the host, as root or as a user the
+ * mapper device lets in (the project's udev rule: group vsock-shm).
  *
  * The application sees each region when it is mapped (on_mapped, before
  * the guest gets MAPPED) and when it ends (on_ended, with why: the guest
