@@ -4,6 +4,7 @@
 #
 #   make demo    the main job, end to end in the lab VMs
 #   make test    every test suite, ending with "N passed, M failed"
+#   make deb     the Debian packages, into build/deb/ (see README)
 #
 # Everything is built under build/. KVER=<abi> picks the target Debian kernel
 # (default: the 6.1 of linux-image-amd64; backports: newest bookworm-bpo 6.12;
@@ -21,13 +22,13 @@ KENV = eval "$$($(TOP)/scripts/kernel.sh | grep -E '^K(VER|DIR)=')" && export KV
 
 CC_USER := gcc
 
-.PHONY: all deps kernel modules bpf peer selftests userspace lab unit test demo bench soak fuzz \
+.PHONY: all deb deps kernel modules bpf peer selftests userspace lab unit test demo bench soak fuzz \
 	shell-l1 checkpatch clean distclean help
 
 all: modules bpf peer selftests userspace lab
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(TOP)/scripts/packages.sh
@@ -85,6 +86,10 @@ unit: deps
 
 test:
 	@$(TOP)/scripts/test.sh
+
+# The Debian packages (debian/), checked with lintian.
+deb: deps kernel
+	@$(TOP)/scripts/deb.sh
 
 demo: all
 	@$(TOP)/scripts/demo.sh

@@ -16,6 +16,10 @@
 #
 # BUILDROOT_NAME names a root of other packages than the build root's
 # (build/buildroot/<name>/root, default: the suite's name).
+# BUILDROOT_APT_PKGS are installed after debootstrap, with apt-get in the
+# root (packages whose configuration debootstrap cannot do, such as
+# libvirt's systemd-container); apt's downloads are cached in
+# build/buildroot/<name>/apt-archives.
 #
 # "run" executes CMD as root in the current directory, inside the root, with
 # the project ($TOP, read-only) and $BUILD (read-write) mounted at the same
@@ -60,7 +64,7 @@ fi
 prepare() {
 	local want m new=$D/root.new log=$D/debootstrap.log t0=$SECONDS
 	m=$(mirror)
-	want="$suite $m ${BUILDROOT_PKGS// /,}"
+	want="$suite $m ${BUILDROOT_PKGS// /,} ${BUILDROOT_APT_PKGS:-}"
 	[ "$(cat "$R/.ready" 2>/dev/null)" = "$want" ] && return 0
 	command -v debootstrap >/dev/null ||
 		die "debootstrap is not installed (run make deps, or scripts/packages.sh)"
@@ -78,9 +82,22 @@ prepare() {
 		rm -rf "$new"
 		die "debootstrap of $suite failed (full log: $log)"
 	fi
+	if [ -n "${BUILDROOT_APT_PKGS:-}" ]; then
+		echo "buildroot: installing $BUILDROOT_APT_PKGS with apt-get"
+		mkdir -p "$D/apt-archives/partial"
+		# shellcheck disable=SC2086
+		if ! R=$new run -- sh -c "apt-get update -q &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends -o Dir::Cache::Archives=$D/apt-archives \
+			$BUILDROOT_APT_PKGS" >>"$log" 2>&1; then
+			tail -20 "$log" >&2
+			rm -rf "$new"
+			die "apt-get install in the $suite root failed (full log: $log)"
+		fi
+	fi
 	# Nothing is to be downloaded into the root itself.
 	rm -rf "$new/var/cache/apt/archives/"*.deb "$new/var/lib/apt/lists/"*_Packages
-	for p in $BUILDROOT_PKGS; do
+	for p in $BUILDROOT_PKGS ${BUILDROOT_APT_PKGS:-}; do
 		chroot "$new" dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null |
 			grep -qx installed || die "$p is not installed in the $suite build root"
 	done

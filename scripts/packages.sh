@@ -12,6 +12,7 @@ PKGS=(
 	kmod cpio busybox-static qemu-system-x86 socat iproute2
 	libcriterion-dev libclang-rt-14-dev groff-base jq
 	debootstrap
+	debhelper dh-dkms dpkg-dev fakeroot lintian
 )
 
 missing=()

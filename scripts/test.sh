@@ -90,6 +90,12 @@ lab_of() {
 		[ $rc = 123 ] && rc=1231
 	fi
 	cp "$B/lab/runs/$run"/*.tap "$out/" 2>/dev/null
+	# The packages installed on a root with this kernel, and used in L1.
+	t=$(date +%s)
+	"$TOP/selftests/install/run.sh" "$abi" "$out/install.tap" 2>&1 | sed -u "s/^/[$tag] /"
+	printf '  %-30s %5d s  (exit %d)\n' "install $tag" $(($(date +%s) - t)) \
+		"${PIPESTATUS[0]}" >> "$out/times"
+	[ -s "$out/install.tap" ] || fail_tap "$abi/install" "install: the suite left no results"
 	# A suite that left no TAP at all did not run: that fails too.
 	for t in module vmm sharing policy swap soak peer-stock peer-fork peer-compare; do
 		[ -s "$out/$t.tap" ] || fail_tap "$abi/$t" "$t: the suite left no results"
@@ -150,6 +156,14 @@ if [ ${#abis[@]} -gt 0 ]; then
 		"$RES/fuzz.log" > "$RES/fuzz.tap"
 	[ $frc = 0 ] && [ -s "$RES/fuzz.tap" ] ||
 		echo "not ok 99 fuzz-regress: make -C fuzz regress exited $frc" >> "$RES/fuzz.tap"
+
+	# The Debian packages (make deb), which the install suite of each lab uses.
+	if stage deb make -s deb > "$RES/deb.log" 2>&1; then
+		echo "ok 1 deb: make deb builds the packages, lintian clean" > "$RES/deb.tap"
+	else
+		fail_tap deb "deb: make deb (build/results/deb.log)"
+		tail -20 "$RES/deb.log"
+	fi
 
 	stage "lab (${#abis[@]} kernels side by side)" labs "${abis[@]}"
 fi

@@ -79,9 +79,19 @@ ip link set lo up
 # a hung L1 (scripts/lab/l1); modules loaded later are not in it.
 grep ' [tT] ' /proc/kallsyms > "/root$run/kallsyms" 2>/dev/null
 echo "l1-init: up in $(cut -d' ' -f1 /proc/uptime) s"
-chroot /root /bin/sh -c "cd / && exec /bin/bash $run/cmd" < /dev/console > /dev/console 2>&1
-echo $? > "/root$run/rc"
-dmesg > "/root$run/dmesg"
-sync
-umount "/root$run"
-poweroff -f
+if [ -z "$outer" ]; then
+	chroot /root /bin/sh -c "cd / && exec /bin/bash $run/cmd" < /dev/console > /dev/console 2>&1
+	echo $? > "/root$run/rc"
+	dmesg > "/root$run/dmesg"
+	sync
+	umount "/root$run"
+	poweroff -f
+fi
+# On another root, that root becomes the machine's own (switch_root, not a
+# chroot): udev and systemd's tools refuse to work in a chroot.
+exec switch_root /root /bin/sh -c "cd / && /bin/bash $run/cmd < /dev/console > /dev/console 2>&1
+	echo \$? > $run/rc
+	dmesg > $run/dmesg
+	sync
+	umount $run
+	/bin/busybox poweroff -f"

@@ -1,0 +1,82 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The installed packages at work, in L1 booted on the root that
+# selftests/install/run.sh installed them into: only installed programs on
+# the path, the modules DKMS built, udev's rule, the unit's commands, a
+# guest (L2, its initramfs made of the installed guest programs) sharing
+# with the installed vshm-server and with the example server built against
+# the installed pkg-config files, run as an unprivileged member of the
+# vsock-shm group.
+#   selftests/install/in-l1.sh EXAMPLES_DIR     (TAP: $LAB_RUN/install.tap)
+set -uo pipefail
+
+EX=${1:?usage: in-l1.sh EXAMPLES_DIR}
+OUT=$LAB_RUN/install.tap SUITE=install
+. "$(dirname "$0")/../lib.sh"
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+PORT=7400
+UNIT=/lib/systemd/system/vsock-shm-policy.service
+# unit_cmd KEY: the command of the unit's KEY= line (ExecStart, ...).
+unit_cmd() { sed -n "s/^$1=//p" "$UNIT"; }
+lsmod_has() { lsmod | awk -v m="$1" '$1 == m { f = 1 } END { exit !f }'; }
+export -f lsmod_has
+l2() {
+	L2_INITRD=$EX/l2.cpio.gz scripts/lab/l2 -c 3 -m 256M -t 300 -- "$@"
+}
+
+modprobe kvm_amd
+modprobe -a kvm vhost vsock
+/lib/systemd/systemd-udevd --daemon > /dev/null 2>&1
+
+# What QEMU and libvirt make happen: modprobe vhost_vsock.
+check modprobe_vhost_vsock_loads_the_fork bash -c \
+	'modprobe vhost_vsock && lsmod_has vhost_vsock_shm && ! lsmod_has vhost_vsock'
+check mapper_loaded_beside lsmod_has vsock_shm_mapper
+check modules_built_by_dkms bash -c \
+	"modinfo -n vhost_vsock_shm | grep -q '/updates/dkms/' &&
+	 modinfo -n vsock_shm_mapper | grep -q '/updates/dkms/'"
+check module_signed_by_dkms bash -c "modinfo -F signer vhost_vsock_shm | grep -q ."
+udevadm trigger --subsystem-match=misc --action=add
+udevadm settle -t 10
+check mapper_device_to_group eq "$(stat -c '%G %a' /dev/vsock-shm-mapper)" "vsock-shm 660" \
+	"/dev/vsock-shm-mapper"
+
+# The unit's start, as systemd runs it.
+check unit_start bash -c "$(unit_cmd ExecStartPre) && $(unit_cmd ExecStart)"
+check unit_loaded_default bash -c "vsock-shmctl policy show | grep -q '^policy: default'"
+base_pins=$(pins)
+
+# The installed server and guest.
+vshm-server --port $PORT > "$R/install-server.log" 2>&1 &
+srv=$!
+sleep 0.3
+l2 vshm-guest share --port $PORT --size 4M > "$R/install-guest.log" 2>&1
+check installed_guest_shares eq "$?" 0 "vshm-guest"
+kill $srv 2>/dev/null
+wait $srv 2>/dev/null
+check installed_server_checked grep -q 'check=ok' "$R/install-server.log"
+
+# The example server, built against the installed pkg-config files, run as
+# an unprivileged member of the vsock-shm group; the example guest, linked
+# with the installed static library: both print the region's checksum.
+setpriv --reuid=vshm-test --regid=vshm-test --init-groups \
+	"$EX/server-map" --port $((PORT + 1)) --count 1 --verify 0x1234 --timeout 240 \
+	> "$R/install-example-server.log" 2>&1 &
+srv=$!
+sleep 0.3
+l2 guest-share --port $((PORT + 1)) --size 4M --seed 0x1234 > "$R/install-example-guest.log" 2>&1
+check example_guest_shares eq "$?" 0 "guest-share"
+wait $srv
+check example_server_maps_as_group_member eq "$?" 0 "server-map"
+sum_of() { grep -o 'fnv1a64=[0-9a-f]*' "$1" | head -1; }
+check example_checksums_agree bash -c "[ -n '$(sum_of "$R/install-example-server.log")' ] &&
+	[ '$(sum_of "$R/install-example-server.log")' = '$(sum_of "$R/install-example-guest.log")' ]"
+check example_verify_ok grep -q 'verify=ok' "$R/install-example-server.log"
+
+# The unit's stop.
+check pins_back eq "$(pins)" "$base_pins" "pins"
+check unit_stop bash -c "$(unit_cmd ExecStop)"
+check unit_unloaded bash -c "vsock-shmctl policy show | grep -q '^policy: none'"
+check modules_unload modprobe -r vsock_shm_mapper vhost_vsock_shm
+tap_plan

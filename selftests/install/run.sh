@@ -1,0 +1,114 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The install suite: build/deb's packages installed with dpkg into a fresh
+# Debian 12 root holding the target kernel's image, headers and source
+# (root.sh); DKMS builds the modules there for that kernel; the examples
+# are built against the installed pkg-config files; L1 boots that root and
+# runs selftests/install/in-l1.sh (its results continue this suite's TAP);
+# then every package is purged and the root must hold what it held before.
+# Runs on the outer machine, after "make deb".
+#   selftests/install/run.sh ABI OUT.tap
+set -uo pipefail
+
+abi=${1:?usage: run.sh ABI OUT.tap} OUT=${2:?usage: run.sh ABI OUT.tap} SUITE=install
+TOP=$(cd "$(dirname "$0")/../.." && pwd -P)
+BUILD=$(cd "${BUILD:-$TOP/build}" && pwd -P)
+KVER=$abi
+. "$TOP/selftests/lib.sh"
+cd "$TOP"
+X=$BUILD/install/$abi
+PKGS="vsock-shm-dkms vsock-shm-host vsock-shm-guest libvsock-shm-guest0 libvsock-shm-server0 libvsock-shm-dev"
+# has_btf_ko FILE: a module (.ko, .ko.xz or .ko.zst) with a .BTF section.
+has_btf_ko() {
+	local f=$1 t=$X/ko.tmp rc
+	case "$f" in
+	"") return 1 ;;
+	*.xz) xz -dc "$f" > "$t" ;;
+	*.zst) zstd -qdc "$f" > "$t" ;;
+	*) cp "$f" "$t" ;;
+	esac
+	readelf -SW "$t" | awk '$2 == ".BTF" { f = 1 } END { exit !f }'
+	rc=$?
+	rm -f "$t"
+	return $rc
+}
+give_up() { emit "not ok" "$1"; tap_plan; exit 1; }
+in_root() { "$TOP/scripts/buildroot.sh" run "$R" -- "$@"; }
+# Every path of the root but the mounted ones (this tree and the build).
+root_files() {
+	in_root find / -xdev \( -path /proc -o -path /dev -o -path /sys -o -path "$TOP" \
+		-o -path "$BUILD" -o -path /var/log -o -path /var/cache \) -prune -o -print |
+		LC_ALL=C sort
+}
+
+debs=$(ls "$BUILD"/deb/*.deb 2>/dev/null | grep -v -- -dbgsym_)
+[ -n "$debs" ] || give_up "packages_built (no build/deb/*.deb: make deb)"
+R=$(selftests/install/root.sh "$abi" | sed -n 's/^ROOT=//p')
+[ -n "$R" ] || give_up "root_with_kernel_packages"
+emit ok root_with_kernel_packages
+root_files > "$X/files-before"
+
+# 1. dpkg -i, as an operator would (apt-get install ./*.deb resolves the
+#    same dependencies from the archive; the root has them already).
+# shellcheck disable=SC2086
+in_root dpkg -i $debs > "$X/dpkg-install.log" 2>&1
+check packages_install eq "$?" 0 "dpkg -i (log: $X/dpkg-install.log)"
+check dkms_built_for_the_kernel bash -c \
+	"'$TOP/scripts/buildroot.sh' run '$R' -- dkms status -k '$abi' vsock-shm | grep -q ': installed'"
+for m in vhost_vsock_shm vsock_shm_mapper; do
+	f=$(ls "$R/lib/modules/$abi/updates/dkms/$m.ko"* 2>/dev/null | head -1)
+	check "${m}_has_btf" has_btf_ko "$f"
+done
+check modprobe_rule bash -c "'$TOP/scripts/buildroot.sh' run '$R' -- \
+	modprobe -S '$abi' -n -v vhost_vsock | grep -q 'install /sbin/modprobe --ignore-install vhost_vsock_shm'"
+in_root useradd --system --no-create-home --groups vsock-shm vshm-test
+
+# 2. The examples, built in the root against the installed pkg-config files
+#    (the tree is read-only there): the server linked with the shared
+#    library, the guest static for L2's initramfs.
+E=$X/examples
+mkdir -p "$E"
+check example_server_builds_from_pkg_config \
+	in_root make -s -C "$TOP/examples/server-map" O="$E"
+check example_guest_builds_static_from_pkg_config \
+	in_root make -s -C "$TOP/examples/guest-share" O="$E" STATIC=1
+check example_server_uses_installed_library bash -c \
+	"'$TOP/scripts/buildroot.sh' run '$R' -- ldd '$E/server-map' |
+	 grep -qE 'libvsock-shm-server.so.0 => /(usr/)?lib/x86_64-linux-gnu/libvsock-shm-server.so.0'"
+KDIR=$BUILD/kernel/$abi KVER=$abi scripts/lab/initramfs.sh l2 "$E/l2.cpio.gz" \
+	"$R/usr/bin/vshm-guest" "$R/usr/bin/vsock_echo" "$E/guest-share"
+check guest_initramfs_of_installed_programs test -s "$E/l2.cpio.gz"
+
+# 3. In L1 booted on the root: its results continue this suite's.
+KVER=$abi scripts/lab/l1 -t 1200 -n "install-$abi" --root "$R" -- \
+	selftests/install/in-l1.sh "$E" > "$X/l1.log" 2>&1
+l1rc=$?
+l1tap=$BUILD/lab/runs/install-$abi/install.tap
+sed -nE 's/^(not ok|ok) [0-9]+ install\/(.*)$/\1 \2/p' "$l1tap" 2>/dev/null |
+	while read -r verdict name; do
+		[ "$verdict" = not ] && verdict="not ok" name=${name#ok }
+		emit "$verdict" "l1/$name"
+	done > "$X/l1-emitted"
+n=$((n + $(grep -c . "$X/l1-emitted")))
+grep '^#' "$l1tap" 2>/dev/null >> "$OUT"
+[ -s "$X/l1-emitted" ] || emit "not ok" "l1_results (none: $X/l1.log)"
+check l1_clean eq "$l1rc" 0 "L1 (exit 123 froze, 125 kernel error; $X/l1.log)"
+[ "$l1rc" = 0 ] || tail -20 "$X/l1.log" | sed 's/^/# /' >> "$OUT"
+
+# 4. Purge: nothing of the packages is left. What stays by design: the
+#    vsock-shm group (Debian leaves system groups), DKMS's own signing key
+#    (made for the first module it signs, kept for every other), and the
+#    backups of /etc/passwd and /etc/group that adding a user or a group
+#    makes.
+in_root userdel vshm-test
+# shellcheck disable=SC2086
+in_root dpkg --purge $PKGS > "$X/dpkg-purge.log" 2>&1
+check packages_purge eq "$?" 0 "dpkg --purge (log: $X/dpkg-purge.log)"
+root_files > "$X/files-after"
+LC_ALL=C comm -3 "$X/files-before" "$X/files-after" |
+	grep -vxE '[[:space:]]*/(etc/(passwd|group|shadow|gshadow)-|var/lib/dkms/mok\.(key|pub))' \
+	> "$X/files-left"
+check uninstall_leaves_nothing eq "$(wc -l < "$X/files-left")" 0 \
+	"paths added (indented: removed) by install and purge: $(head -5 "$X/files-left" | tr '\n' ' ')"
+tap_plan
