@@ -225,9 +225,12 @@ kbuild=$(grep -E '^linux-kbuild-' <<<"$hdeps" || true)
 	die "linux-headers-$KVER: cannot tell its -common and linux-kbuild packages from: $(echo $hdeps)"
 abi_common=${common#linux-headers-}
 series=$(sed -E 's/^([0-9]+\.[0-9]+).*/\1/' <<<"$ver")
+# The compiler marker package the 6.1 headers depend on (linux-compiler-*,
+# of the same source), for installing them (selftests/install).
+compiler=$(grep -E '^linux-compiler-' <<<"$hdeps" || true)
 pkgs=("linux-image-$KVER=$ver" "linux-headers-$KVER=$ver"
       "$common=$ver" "$kbuild=$ver"
-      "linux-source-$series=$ver")
+      "linux-source-$series=$ver" ${compiler:+"$compiler=$ver"})
 
 # 1. Download (cached).
 for p in "${pkgs[@]}"; do
