@@ -276,7 +276,8 @@ int vsock_shm_grant_free(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 
 /*
  * Called with sd->lock held. Returns a new grant, charged the region's whole
- * size, or an ERR_PTR: -EDQUOT over a limit, -ENOMEM.
+ * size, or an ERR_PTR: -EDQUOT over a limit of the module, -ENOLCK over the
+ * VMM's RLIMIT_MEMLOCK, -ENOMEM.
  */
 static struct vsock_shm_grant *grant_create(struct vsock_shm_dev *sd,
 					    struct vsock_shm_conn *c,
@@ -284,11 +285,15 @@ static struct vsock_shm_grant *grant_create(struct vsock_shm_dev *sd,
 {
 	u32 total = pkt->info.total_pages;
 	struct vsock_shm_grant *g;
-	int ret = -ENOMEM;
+	int ret;
 
 	if (sd->nr_grants >= max_grants_per_vm ||
-	    total > VSOCK_SHM_GRANT_MAX_PAGES || !vsock_shm_pins_fit(sd, total))
+	    total > VSOCK_SHM_GRANT_MAX_PAGES)
 		return ERR_PTR(-EDQUOT);
+	ret = vsock_shm_pins_fit(sd, total);
+	if (ret)
+		return ERR_PTR(ret);
+	ret = -ENOMEM;
 	g = kzalloc(sizeof(*g), GFP_KERNEL_ACCOUNT);
 	if (!g)
 		return ERR_PTR(-ENOMEM);
@@ -394,6 +399,9 @@ int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 		err = -EPROTO;
 	}
 	if (err) {
+		/* The guest is told the limit it went over. */
+		if (err == -ENOLCK)
+			*detail = vsock_shm_pins_memlock_limit(sd);
 		/* Leave a live region of the same id alone. */
 		mutex_unlock(&sd->lock);
 		return err;

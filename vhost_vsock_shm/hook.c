@@ -154,6 +154,8 @@ static u32 pkt_err_code(int err)
 	switch (err) {
 	case -EDQUOT:
 		return VSHM_E_QUOTA;
+	case -ENOLCK:
+		return VSHM_E_MEMLOCK;
 	case -ENOMEM:
 		return VSHM_E_NOMEM;
 	case -EEXIST:

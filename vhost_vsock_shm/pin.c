@@ -27,26 +27,39 @@ module_param(max_pages_per_vm, uint, 0644);
 MODULE_PARM_DESC(max_pages_per_vm, "4 KiB pages one VM may have pinned in grants");
 
 /*
- * Says whether a region of @total pages fits the VM's page quota and the
- * VMM's RLIMIT_MEMLOCK (unless it has CAP_IPC_LOCK). A region is charged
- * its whole declared size when it is created (vsock_shm_pins_charge()), so
- * every later chunk fits. Called with sd->lock held.
+ * Says whether a region of @total pages fits the VM's page quota (else
+ * -EDQUOT) and the VMM's RLIMIT_MEMLOCK, unless it has CAP_IPC_LOCK (else
+ * -ENOLCK: the limit on locked memory, which the guest is told, see
+ * vsock_shm_pins_memlock_limit()). A region is charged its whole declared
+ * size when it is created (vsock_shm_pins_charge()), so every later chunk
+ * fits. Called with sd->lock held.
  */
-bool vsock_shm_pins_fit(struct vsock_shm_dev *sd, u32 total)
+int vsock_shm_pins_fit(struct vsock_shm_dev *sd, u32 total)
 {
 	u64 locked;
 
 	lockdep_assert_held(&sd->lock);
 	if (sd->reserved_pages + total > max_pages_per_vm)
-		return false;
+		return -EDQUOT;
 	if (sd->ipc_lock)
-		return true;
+		return 0;
 	locked = atomic64_read(&sd->mm->pinned_vm);
 	if (locked + total <= sd->memlock_pages)
-		return true;
-	pr_info_ratelimited("vhost_vsock_shm: cid %u: a region of %u pages does not fit the VMM's RLIMIT_MEMLOCK (%lu pages, %llu locked)\n",
+		return 0;
+	pr_info_ratelimited("vhost_vsock_shm: cid %u: a region of %u pages does not fit its VMM's RLIMIT_MEMLOCK of %lu pages (%llu pinned already): raise the VMM's memlock limit (libvirt: docs/libvirt.md)\n",
 			    sd->cid, total, sd->memlock_pages, locked);
-	return false;
+	return -ENOLCK;
+}
+
+/*
+ * The VMM's RLIMIT_MEMLOCK in 4 KiB pages, as a VSHM_E_MEMLOCK refusal
+ * tells it (a u32 other than VSHM_NO_INDEX).
+ */
+u32 vsock_shm_pins_memlock_limit(struct vsock_shm_dev *sd)
+{
+	u64 pages = (u64)sd->memlock_pages << (PAGE_SHIFT - 12);
+
+	return min_t(u64, pages, VSHM_NO_INDEX - 1);
 }
 
 /* Charges a new region's @total pages. Called with sd->lock held. */

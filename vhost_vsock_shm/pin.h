@@ -25,8 +25,13 @@ struct vsock_shm_run {
 	struct list_head node;		/* in vsock_shm_grant.runs */
 };
 
-/* A region of @total pages fits the VM's limits. Under sd->lock. */
-bool vsock_shm_pins_fit(struct vsock_shm_dev *sd, u32 total);
+/*
+ * 0 if a region of @total pages fits the VM's limits: -EDQUOT over the
+ * page quota, -ENOLCK over the VMM's RLIMIT_MEMLOCK. Under sd->lock.
+ */
+int vsock_shm_pins_fit(struct vsock_shm_dev *sd, u32 total);
+/* The VMM's RLIMIT_MEMLOCK in 4 KiB pages (a VSHM_E_MEMLOCK detail). */
+u32 vsock_shm_pins_memlock_limit(struct vsock_shm_dev *sd);
 /* Charges a new region's @total pages. Under sd->lock. */
 void vsock_shm_pins_charge(struct vsock_shm_dev *sd, u32 total);
 /* Pins an extent of the VMM under its watch. May sleep. */

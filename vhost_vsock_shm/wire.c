@@ -586,6 +586,7 @@ static const char *const vshm_err_names[] = {
 	[VSHM_E_DENIED]		= "VSHM_E_DENIED",
 	[VSHM_E_INTERNAL]	= "VSHM_E_INTERNAL",
 	[VSHM_E_PORT]		= "VSHM_E_PORT",
+	[VSHM_E_MEMLOCK]	= "VSHM_E_MEMLOCK",
 };
 
 static_assert(ARRAY_SIZE(vshm_err_names) == VSHM_E_MAX + 1, "vshm_err_names");

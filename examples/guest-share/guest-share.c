@@ -216,8 +216,9 @@ static int share_failed(struct vshm_guest *g, unsigned long i, int err)
 	uint32_t code, detail;
 
 	if (err == EPROTO && !vshm_guest_last_error(g, &code, &detail)) {
-		printf("guest-share: region #%lu refused by the host: %s (%" PRIu32 ")\n",
-		       i + 1, vshm_err_name((int)code), code);
+		printf("guest-share: region #%lu refused by the host: %s (%" PRIu32 "): %s\n",
+		       i + 1, vshm_err_name((int)code), code,
+		       vshm_guest_last_failure(g));
 		return EXIT_REFUSED;
 	}
 	printf("guest-share: region #%lu: share failed: %s (%s)\n", i + 1,

@@ -884,7 +884,7 @@ Test(wire, err_names)
 		"VSHM_E_EXISTS", "VSHM_E_NOREGION", "VSHM_E_FRAG",
 		"VSHM_E_NOPOLICY", "VSHM_E_PIN", "VSHM_E_NOMEM",
 		"VSHM_E_BUSY", "VSHM_E_DENIED", "VSHM_E_INTERNAL",
-		"VSHM_E_PORT",
+		"VSHM_E_PORT", "VSHM_E_MEMLOCK",
 	};
 	int i;
 
@@ -895,6 +895,7 @@ Test(wire, err_names)
 	cr_assert_str_eq(vshm_err_name(VSHM_E_MAX + 1), "VSHM_E_UNKNOWN");
 	cr_assert_eq(VSHM_E_INTERNAL, 25);
 	cr_assert_eq(VSHM_E_PORT, 26);
+	cr_assert_eq(VSHM_E_MEMLOCK, 27);
 	cr_assert_eq(VSHM_E_DUP, 12);
 }
 

@@ -2123,6 +2123,7 @@ struct quota_run {
 	int err;		/* -errno or -EPROTO of a step that failed */
 	uint8_t answer[QUOTA_REGIONS][QUOTA_CHUNKS]; /* its type; 0: not sent */
 	uint32_t code[QUOTA_REGIONS];	/* the ERROR that ended the region */
+	uint32_t detail[QUOTA_REGIONS];	/* and its detail */
 	long most_mod;		/* most pages the module had pinned at once */
 	long most_host;		/* most host pins above the baseline at once */
 };
@@ -2163,8 +2164,10 @@ static int quota_send(struct vring_vm *vm, struct quota_run *q, unsigned int r,
 	if (ret)
 		return ret < 0 ? ret : -EPROTO;
 	q->answer[r][c] = m.type;
-	if (m.type == VSHM_MSG_ERROR)
+	if (m.type == VSHM_MSG_ERROR) {
 		q->code[r] = m.error.code;
+		q->detail[r] = m.error.detail;
+	}
 	if (mod_pinned() - mod0 > q->most_mod)
 		q->most_mod = mod_pinned() - mod0;
 	if (host_pins() - base_pins > q->most_host)
@@ -2200,8 +2203,13 @@ static void quota_run(struct vring_vm *vm, long base_pins, struct quota_run *q)
 	}
 }
 
+/*
+ * @code: what a region beyond the limit gets (VSHM_E_QUOTA for the
+ * module's page quota, VSHM_E_MEMLOCK for the VMM's RLIMIT_MEMLOCK) with
+ * @detail (VSHM_NO_INDEX, or the limit in pages).
+ */
 static void quota_check(struct __test_metadata *_metadata,
-			const struct quota_run *q)
+			const struct quota_run *q, uint32_t code, uint32_t detail)
 {
 	unsigned int r;
 
@@ -2223,8 +2231,13 @@ static void quota_check(struct __test_metadata *_metadata,
 	}
 	EXPECT_EQ(VSHM_MSG_MAPPED, q->answer[0][QUOTA_CHUNKS - 1]);
 	for (r = 1; r < QUOTA_REGIONS; r++) {
-		EXPECT_EQ((uint32_t)VSHM_E_QUOTA, q->code[r]) {
-			TH_LOG("region %u, beyond the quota, was not refused", r + 1);
+		EXPECT_EQ(code, q->code[r]) {
+			TH_LOG("region %u, beyond the limit, was not refused with %s",
+			       r + 1, vshm_err_name(code));
+		}
+		EXPECT_EQ(detail, q->detail[r]) {
+			TH_LOG("region %u: detail %u, expected %u", r + 1,
+			       q->detail[r], detail);
 		}
 	}
 }
@@ -2239,7 +2252,7 @@ TEST_F_TIMEOUT(vmm, quota_holds_at_every_chunk, TEST_SECS)
 	ASSERT_EQ(0, param_write("max_pages_per_vm", val));
 	ASSERT_EQ(0, start_vm(self));
 	quota_run(&self->vm, self->base_pins, &q);
-	quota_check(_metadata, &q);
+	quota_check(_metadata, &q, VSHM_E_QUOTA, VSHM_NO_INDEX);
 	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
 }
 
@@ -2282,7 +2295,11 @@ memlock_vmm_child(FIXTURE_DATA(vmm) *self, int wfd)
 	_exit(0);
 }
 
-/* The VMM's RLIMIT_MEMLOCK: the same, for that VM. */
+/*
+ * The VMM's RLIMIT_MEMLOCK: the same, for that VM, refused with a code of
+ * its own whose detail is the limit (libvirt's QEMU has 8 MiB by default:
+ * docs/libvirt.md).
+ */
 TEST_F_TIMEOUT(vmm, quota_holds_at_every_chunk_memlock, TEST_SECS)
 {
 	struct quota_run q;
@@ -2304,7 +2321,8 @@ TEST_F_TIMEOUT(vmm, quota_holds_at_every_chunk_memlock, TEST_SECS)
 	close(p[0]);
 	ASSERT_EQ(self->vmm_pid, waitpid(self->vmm_pid, NULL, 0));
 	self->vmm_pid = 0;
-	quota_check(_metadata, &q);
+	/* The guest learns the limit: its text can name the numbers. */
+	quota_check(_metadata, &q, VSHM_E_MEMLOCK, QUOTA_PAGES);
 	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
 }
 

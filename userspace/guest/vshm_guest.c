@@ -287,6 +287,17 @@ static void record_error(struct vshm_guest *g, const struct vshm_msg *m,
 	g->have_error = true;
 	g->err_code = m->error.code;
 	g->err_detail = m->error.detail;
+	if (m->error.code == VSHM_E_MEMLOCK) {
+		set_failure(g, "host answered %s of region %u with ERROR %s (%u): "
+			    "the region does not fit the VM's RLIMIT_MEMLOCK, "
+			    "%llu KiB (its VMM's memory lock limit, which "
+			    "vsock-shm charges for shared pages: raise it, "
+			    "with libvirt <memtune><hard_limit> or "
+			    "<memoryBacking><locked/>)", what, m->region,
+			    vshm_err_name((int)m->error.code), m->error.code,
+			    (unsigned long long)m->error.detail * 4);
+		return;
+	}
 	set_failure(g, "host answered %s of region %u with ERROR %s (%u), detail %d",
 		    what, m->region, vshm_err_name((int)m->error.code),
 		    m->error.code, m->error.detail == VSHM_NO_INDEX ? -1 :

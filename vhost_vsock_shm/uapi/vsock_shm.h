@@ -91,9 +91,12 @@ enum vshm_err {
 	VSHM_E_DENIED		= 24,	/* refused by policy */
 	VSHM_E_INTERNAL		= 25,	/* host bug */
 	VSHM_E_PORT		= 26,	/* shared from an unprivileged guest port */
+	VSHM_E_MEMLOCK		= 27,	/* over the VMM's RLIMIT_MEMLOCK: detail is
+					 * that limit in 4 KiB pages
+					 */
 };
 
-#define VSHM_E_MAX		VSHM_E_PORT
+#define VSHM_E_MAX		VSHM_E_MEMLOCK
 
 /*
  * Guest ports below this need CAP_NET_BIND_SERVICE in the guest: only

@@ -87,11 +87,13 @@ enum vshm_err {
 	VSHM_E_BUSY		= 23,	/* host busy, retry later */
 	VSHM_E_DENIED		= 24,	/* refused by policy */
 	VSHM_E_INTERNAL		= 25,	/* host bug */
-	VSHM_E_PORT		= 26	/* shared from an unprivileged guest port */
+	VSHM_E_PORT		= 26,	/* shared from an unprivileged guest port */
+	VSHM_E_MEMLOCK		= 27	/* over the VM's RLIMIT_MEMLOCK (its VMM's);
+					 * detail: that limit in 4 KiB pages */
 };
 
 /* The highest code of this protocol version. */
-#define VSHM_E_MAX		VSHM_E_PORT
+#define VSHM_E_MAX		VSHM_E_MEMLOCK
 
 /*
  * Guest ports below this need CAP_NET_BIND_SERVICE in the guest: the host
