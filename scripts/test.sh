@@ -90,12 +90,14 @@ lab_of() {
 		[ $rc = 123 ] && rc=1231
 	fi
 	cp "$B/lab/runs/$run"/*.tap "$out/" 2>/dev/null
-	# The packages installed on a root with this kernel, and used in L1.
+	# The packages installed on a root with this kernel, and used in L1,
+	# with libvirt too (selftests/install/run.sh: install.tap, libvirt.tap).
 	t=$(date +%s)
 	"$TOP/selftests/install/run.sh" "$abi" "$out/install.tap" 2>&1 | sed -u "s/^/[$tag] /"
 	printf '  %-30s %5d s  (exit %d)\n' "install $tag" $(($(date +%s) - t)) \
 		"${PIPESTATUS[0]}" >> "$out/times"
 	[ -s "$out/install.tap" ] || fail_tap "$abi/install" "install: the suite left no results"
+	[ -s "$out/libvirt.tap" ] || fail_tap "$abi/libvirt" "libvirt: the suite left no results"
 	# A suite that left no TAP at all did not run: that fails too.
 	for t in module vmm sharing policy swap soak peer-stock peer-fork peer-compare; do
 		[ -s "$out/$t.tap" ] || fail_tap "$abi/$t" "$t: the suite left no results"

@@ -32,28 +32,29 @@ int vsock_shm_init(struct virtio_transport *t)
 	int ret;
 
 	vsock_shm_conn_set_transport(t);
+	/* First in, last out: everything below counts. */
+	ret = vsock_shm_stats_init();
+	if (ret)
+		return ret;
 	ret = vsock_shm_kfuncs_init();
 	if (ret) {
 		pr_err("vhost_vsock_shm: cannot register the kfuncs: %d\n", ret);
-		return ret;
+		goto out_stats;
 	}
 	ret = vsock_shm_grants_init();
 	if (ret)
-		return ret;
-	ret = vsock_shm_stats_init();
-	if (ret)
-		goto out_grants;
+		goto out_stats;
 	return 0;
 
-out_grants:
-	vsock_shm_grants_exit();
+out_stats:
+	vsock_shm_stats_exit();
 	return ret;
 }
 
 void vsock_shm_exit(void)
 {
-	vsock_shm_stats_exit();
 	vsock_shm_grants_exit();
+	vsock_shm_stats_exit();
 }
 
 /*

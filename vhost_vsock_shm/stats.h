@@ -50,11 +50,12 @@ struct vsock_shm_stats {
 	u64 tag_refused[VSOCK_SHM_NR_TAGS];
 };
 
-DECLARE_PER_CPU(struct vsock_shm_stats, vsock_shm_stats);
+/* Set from vsock_shm_stats_init() to vsock_shm_stats_exit(). */
+extern struct vsock_shm_stats __percpu *vsock_shm_stats;
 
 static inline void vsock_shm_stat_add(enum vsock_shm_stat s, u64 n)
 {
-	this_cpu_add(vsock_shm_stats.v[s], n);
+	this_cpu_add(vsock_shm_stats->v[s], n);
 }
 
 static inline void vsock_shm_stat_inc(enum vsock_shm_stat s)
@@ -66,7 +67,7 @@ static inline void vsock_shm_stat_refused(u32 code)
 {
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_LISTS_REFUSED);
 	if (code < VSOCK_SHM_NR_CODES)
-		this_cpu_inc(vsock_shm_stats.refused[code]);
+		this_cpu_inc(vsock_shm_stats->refused[code]);
 }
 
 /* A verdict of policy @tag was carried out. */
@@ -75,9 +76,9 @@ static inline void vsock_shm_stat_verdict(u32 tag, bool translated)
 	if (tag >= VSOCK_SHM_NR_TAGS)
 		tag = 0;
 	if (translated)
-		this_cpu_inc(vsock_shm_stats.tag_translated[tag]);
+		this_cpu_inc(vsock_shm_stats->tag_translated[tag]);
 	else
-		this_cpu_inc(vsock_shm_stats.tag_refused[tag]);
+		this_cpu_inc(vsock_shm_stats->tag_refused[tag]);
 }
 
 u64 vsock_shm_stat_sum(enum vsock_shm_stat s);

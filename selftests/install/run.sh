@@ -6,6 +6,7 @@
 # (root.sh); DKMS builds the modules there for that kernel; the examples
 # are built against the installed pkg-config files; L1 boots that root and
 # runs selftests/install/in-l1.sh (its results continue this suite's TAP);
+# then selftests/libvirt/in-l1.sh in the same L1 (libvirt.tap beside OUT);
 # then every package is purged and the root must hold what it held before.
 # Runs on the outer machine, after "make deb".
 #   selftests/install/run.sh ABI OUT.tap
@@ -19,19 +20,29 @@ KVER=$abi
 cd "$TOP"
 X=$BUILD/install/$abi
 PKGS="vsock-shm-dkms vsock-shm-host vsock-shm-guest libvsock-shm-guest0 libvsock-shm-server0 libvsock-shm-dev"
-# has_btf_ko FILE: a module (.ko, .ko.xz or .ko.zst) with a .BTF section.
-has_btf_ko() {
-	local f=$1 t=$X/ko.tmp rc
+# ko_section FILE NAME: the size of section NAME of a module (.ko, .ko.xz
+# or .ko.zst), in bytes; empty if it has none.
+ko_section() {
+	local f=$1 t=$X/ko.tmp hex
 	case "$f" in
 	"") return 1 ;;
 	*.xz) xz -dc "$f" > "$t" ;;
 	*.zst) zstd -qdc "$f" > "$t" ;;
 	*) cp "$f" "$t" ;;
 	esac
-	readelf -SW "$t" | awk '$2 == ".BTF" { f = 1 } END { exit !f }'
-	rc=$?
+	hex=$(readelf -SW "$t" | awk -v n="$2" '$2 == n { print $6 } $3 == n { print $7 }')
 	rm -f "$t"
-	return $rc
+	[ -z "$hex" ] || echo $((16#$hex))
+}
+has_btf_ko() { [ -n "$(ko_section "$1" .BTF)" ]; }
+# Static per-CPU data comes from a reserve all modules share (8 KiB on
+# x86_64): a module must take little of it, or it fails to load beside a
+# host's drivers.
+small_percpu_ko() {
+	local n
+	[ -n "$1" ] || return 1
+	n=$(ko_section "$1" .data..percpu)
+	[ "${n:-0}" -le 256 ]
 }
 give_up() { emit "not ok" "$1"; tap_plan; exit 1; }
 in_root() { "$TOP/scripts/buildroot.sh" run "$R" -- "$@"; }
@@ -59,6 +70,7 @@ check dkms_built_for_the_kernel bash -c \
 for m in vhost_vsock_shm vsock_shm_mapper; do
 	f=$(ls "$R/lib/modules/$abi/updates/dkms/$m.ko"* 2>/dev/null | head -1)
 	check "${m}_has_btf" has_btf_ko "$f"
+	check "${m}_takes_little_static_percpu" small_percpu_ko "$f"
 done
 check modprobe_rule bash -c "'$TOP/scripts/buildroot.sh' run '$R' -- \
 	modprobe -S '$abi' -n -v vhost_vsock | grep -q 'install /sbin/modprobe --ignore-install vhost_vsock_shm'"
@@ -80,10 +92,21 @@ KDIR=$BUILD/kernel/$abi KVER=$abi scripts/lab/initramfs.sh l2 "$E/l2.cpio.gz" \
 	"$R/usr/bin/vshm-guest" "$R/usr/bin/vsock_echo" "$E/guest-share"
 check guest_initramfs_of_installed_programs test -s "$E/l2.cpio.gz"
 
-# 3. In L1 booted on the root: its results continue this suite's.
-KVER=$abi scripts/lab/l1 -t 1200 -n "install-$abi" --root "$R" -- \
-	selftests/install/in-l1.sh "$E" > "$X/l1.log" 2>&1
+# 3. In L1 booted on the root: the installation at work (its results
+#    continue this suite's), then libvirt (selftests/libvirt, a suite of its
+#    own: libvirt.tap beside OUT).
+# shellcheck disable=SC2016
+KVER=$abi scripts/lab/l1 -t 1500 -n "install-$abi" --root "$R" -- bash -c \
+	'selftests/install/in-l1.sh "$1"; selftests/libvirt/in-l1.sh "$1"' in-l1 "$E" \
+	> "$X/l1.log" 2>&1
 l1rc=$?
+lvtap=$BUILD/lab/runs/install-$abi/libvirt.tap
+if [ -s "$lvtap" ]; then
+	cp "$lvtap" "$(dirname "$OUT")/libvirt.tap"
+else
+	printf 'not ok 1 libvirt: the suite left no results (%s)\n1..1\n' "$X/l1.log" \
+		> "$(dirname "$OUT")/libvirt.tap"
+fi
 l1tap=$BUILD/lab/runs/install-$abi/install.tap
 sed -nE 's/^(not ok|ok) [0-9]+ install\/(.*)$/\1 \2/p' "$l1tap" 2>/dev/null |
 	while read -r verdict name; do
