@@ -121,5 +121,22 @@ clean:
 distclean:
 	rm -rf $(B)
 
-# make install / uninstall: vsock-shmctl, the shipped policies, the man page.
+# make install / uninstall (PREFIX=/usr/local, DESTDIR): every part a host
+# or a guest needs, as the packages split them (docs/install.md): the CLI
+# and its policies (userspace/ctl/install.mk), the libraries, headers,
+# pkg-config files and programs (userspace/Makefile), and the udev,
+# modprobe and systemd files (system/install.mk). The modules: make deb
+# and the DKMS package, or insmod from build/module/<abi>/.
 include $(TOP)/userspace/ctl/install.mk
+include $(TOP)/system/install.mk
+
+.PHONY: install uninstall
+install: userspace
+	$(ctl_install)
+	$(MAKE) -C userspace O=$(B) install
+	$(MAKE) -f $(TOP)/system/install.mk install-system
+
+uninstall:
+	$(ctl_uninstall)
+	$(MAKE) -C userspace O=$(B) uninstall
+	$(MAKE) -f $(TOP)/system/install.mk uninstall-system

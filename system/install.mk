@@ -29,7 +29,10 @@ install-system:
 	$(INSTALL) -m 0644 $(SYSTEM_DIR)/60-vsock-shm.rules $(DESTDIR)$(UDEVRULESDIR)/
 	$(INSTALL) -m 0644 $(SYSTEM_DIR)/vsock-shm.modprobe.conf \
 		$(DESTDIR)$(MODPROBEDIR)/vsock-shm.conf
-	$(INSTALL) -m 0644 $(SYSTEM_DIR)/vsock-shm-policy.service $(DESTDIR)$(SYSTEMDUNITDIR)/
+	sed 's|/usr/sbin/vsock-shmctl|$(PREFIX)/sbin/vsock-shmctl|' \
+		$(SYSTEM_DIR)/vsock-shm-policy.service \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/vsock-shm-policy.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/vsock-shm-policy.service
 
 uninstall-system:
 	rm -f $(DESTDIR)$(UDEVRULESDIR)/60-vsock-shm.rules \

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# make install / uninstall, included by the top Makefile (after building
-# user space), or install-ctl / uninstall-ctl alone, without building:
+# install-ctl / uninstall-ctl, included by the top Makefile (whose install
+# builds first and installs every part), or alone, without building:
 #   make -f userspace/ctl/install.mk O=<build dir> install-ctl DESTDIR=...
 #
 #   $(DESTDIR)$(PREFIX)/sbin/vsock-shmctl
@@ -30,7 +30,7 @@ CTL_BASHCOMP := $(DESTDIR)$(BASHCOMPDIR)
 
 ctl_saved_goal := $(.DEFAULT_GOAL)
 
-.PHONY: install uninstall install-ctl uninstall-ctl
+.PHONY: install-ctl uninstall-ctl
 
 define ctl_install
 	$(INSTALL) -d $(CTL_SBIN) $(CTL_POLICIES) $(CTL_MAN8) $(CTL_BASHCOMP)
@@ -48,13 +48,10 @@ define ctl_uninstall
 	-rmdir $(CTL_POLICIES) $(DESTDIR)$(PREFIX)/lib/vsock-shm 2>/dev/null
 endef
 
-install: userspace
-	$(ctl_install)
-
 install-ctl:
 	$(ctl_install)
 
-uninstall uninstall-ctl:
+uninstall-ctl:
 	$(ctl_uninstall)
 
 .DEFAULT_GOAL := $(ctl_saved_goal)
