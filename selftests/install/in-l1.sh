@@ -29,7 +29,17 @@ modprobe kvm_amd
 modprobe -a kvm vhost vsock
 /lib/systemd/systemd-udevd --daemon > /dev/null 2>&1
 
-# What QEMU and libvirt make happen: modprobe vhost_vsock.
+# What a VMM's open of /dev/vhost-vsock does on a host where nothing has
+# loaded a vhost-vsock module yet: the kernel asks modprobe for
+# char-major-10-241, an alias of both modules (the node is made at boot
+# from modules.devname, as kmod static-nodes does).
+[ -e /dev/vhost-vsock ] || mknod /dev/vhost-vsock c 10 241
+check open_loads_the_fork bash -c \
+	'exec 3<> /dev/vhost-vsock && lsmod_has vhost_vsock_shm && ! lsmod_has vhost_vsock'
+check open_loads_the_mapper lsmod_has vsock_shm_mapper
+modprobe -r vsock_shm_mapper vhost_vsock_shm
+
+# What QEMU and libvirt make happen too: modprobe vhost_vsock.
 check modprobe_vhost_vsock_loads_the_fork bash -c \
 	'modprobe vhost_vsock && lsmod_has vhost_vsock_shm && ! lsmod_has vhost_vsock'
 check mapper_loaded_beside lsmod_has vsock_shm_mapper
