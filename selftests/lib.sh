@@ -30,6 +30,9 @@ pins() {
 	awk '$1 == "nr_foll_pin_acquired" { a = $2 } $1 == "nr_foll_pin_released" { r = $2 }
 	     END { print a - r }' /proc/vmstat
 }
+# unit_cmd KEY: the command of KEY= (ExecStart, ...) in the installed policy
+# unit, run by the suites on an installed root as systemd would.
+unit_cmd() { sed -n "s/^$1=//p" /lib/systemd/system/vsock-shm-policy.service; }
 # counter NAME: one of the module's counters (debugfs).
 counter() { awk -v k="$1" '$1 == k { print $2 }' "$STATS"; }
 # counter_above NAME N: the module's counter NAME is past N.

@@ -16,9 +16,6 @@ OUT=$LAB_RUN/install.tap SUITE=install
 . "$(dirname "$0")/../lib.sh"
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 PORT=7400
-UNIT=/lib/systemd/system/vsock-shm-policy.service
-# unit_cmd KEY: the command of the unit's KEY= line (ExecStart, ...).
-unit_cmd() { sed -n "s/^$1=//p" "$UNIT"; }
 lsmod_has() { lsmod | awk -v m="$1" '$1 == m { f = 1 } END { exit !f }'; }
 export -f lsmod_has
 l2() {

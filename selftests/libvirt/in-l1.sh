@@ -21,8 +21,6 @@ OUT=$LAB_RUN/libvirt.tap SUITE=libvirt
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 PORT=7500
 IMG=/var/lib/libvirt/images
-UNIT=/lib/systemd/system/vsock-shm-policy.service
-unit_cmd() { sed -n "s/^$1=//p" "$UNIT"; }
 virsh() { command virsh -q -c qemu:///system "$@"; }
 
 # domain_xml NAME CONSOLE MEMTUNE: a direct-kernel-boot guest that runs
