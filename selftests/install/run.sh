@@ -72,6 +72,25 @@ for m in vhost_vsock_shm vsock_shm_mapper; do
 	check "${m}_has_btf" has_btf_ko "$f"
 	check "${m}_takes_little_static_percpu" small_percpu_ko "$f"
 done
+# DKMS's build names the package that is missing (dkms/build.sh, run on a
+# copy of the installed sources, so that nothing is left in /usr/src).
+ver=$(dpkg-deb -f "$(ls "$BUILD"/deb/vsock-shm-dkms_*.deb | head -1)" Version)
+hver=$(in_root dpkg-query -W -f='${Version}' "linux-headers-$abi")
+series=$(sed -E 's/^([0-9]+\.[0-9]+).*/\1/' <<<"$hver")
+in_root sh -c "rm -rf /tmp/vsock-shm-src && cp -r /usr/src/vsock-shm-$ver /tmp/vsock-shm-src"
+in_root dpkg --remove "linux-source-$series" > /dev/null 2>&1
+dkms_build() {	# KERNELVER: dkms/build.sh's output for it
+	"$TOP/scripts/buildroot.sh" run "$R" -- sh -c \
+		"cd /tmp/vsock-shm-src && bash dkms/build.sh $1 /lib/modules/$1/build" 2>&1
+}
+names_source() { dkms_build "$abi" | grep -qF "apt-get install linux-source-$series=$hver"; }
+names_headers() {
+	dkms_build 6.1.0-999-amd64 | grep -qF 'apt-get install linux-headers-6.1.0-999-amd64'
+}
+check dkms_build_names_missing_source names_source
+check dkms_build_names_missing_headers names_headers
+in_root dpkg -i "$BUILD/kernel/$abi/debs/linux-source-$series"_*.deb > /dev/null 2>&1
+in_root rm -rf /tmp/vsock-shm-src
 check modprobe_rule bash -c "'$TOP/scripts/buildroot.sh' run '$R' -- \
 	modprobe -S '$abi' -n -v vhost_vsock | grep -q 'install /sbin/modprobe --ignore-install vhost_vsock_shm'"
 in_root useradd --system --no-create-home --groups vsock-shm vshm-test
