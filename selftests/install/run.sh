@@ -83,9 +83,13 @@ dkms_build() {	# KERNELVER: dkms/build.sh's output for it
 	"$TOP/scripts/buildroot.sh" run "$R" -- sh -c \
 		"cd /tmp/vsock-shm-src && bash dkms/build.sh $1 /lib/modules/$1/build" 2>&1
 }
-names_source() { dkms_build "$abi" | grep -qF "apt-get install linux-source-$series=$hver"; }
+# (The output is read whole: grep -q ending a pipe early fails it through
+# SIGPIPE under pipefail.)
+names_source() {
+	grep -qF "apt-get install linux-source-$series=$hver" <<<"$(dkms_build "$abi")"
+}
 names_headers() {
-	dkms_build 6.1.0-999-amd64 | grep -qF 'apt-get install linux-headers-6.1.0-999-amd64'
+	grep -qF 'apt-get install linux-headers-6.1.0-999-amd64' <<<"$(dkms_build 6.1.0-999-amd64)"
 }
 check dkms_build_names_missing_source names_source
 check dkms_build_names_missing_headers names_headers
