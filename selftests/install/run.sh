@@ -46,6 +46,12 @@ small_percpu_ko() {
 }
 give_up() { emit "not ok" "$1"; tap_plan; exit 1; }
 in_root() { "$TOP/scripts/buildroot.sh" run "$R" -- "$@"; }
+# in_root_says ERE CMD...: CMD's output in the root, read whole, matches ERE.
+in_root_says() {
+	local re=$1
+	shift
+	grep -qE -- "$re" <<<"$(in_root "$@" 2>&1)"
+}
 # Every path of the root but the mounted ones (this tree and the build).
 root_files() {
 	in_root find / -xdev \( -path /proc -o -path /dev -o -path /sys -o -path "$TOP" \
@@ -65,8 +71,7 @@ root_files > "$X/files-before"
 # shellcheck disable=SC2086
 in_root dpkg -i $debs > "$X/dpkg-install.log" 2>&1
 check packages_install eq "$?" 0 "dpkg -i (log: $X/dpkg-install.log)"
-check dkms_built_for_the_kernel bash -c \
-	"'$TOP/scripts/buildroot.sh' run '$R' -- dkms status -k '$abi' vsock-shm | grep -q ': installed'"
+check dkms_built_for_the_kernel in_root_says ': installed' dkms status -k "$abi" vsock-shm
 for m in vhost_vsock_shm vsock_shm_mapper; do
 	f=$(ls "$R/lib/modules/$abi/updates/dkms/$m.ko"* 2>/dev/null | head -1)
 	check "${m}_has_btf" has_btf_ko "$f"
@@ -95,8 +100,8 @@ check dkms_build_names_missing_source names_source
 check dkms_build_names_missing_headers names_headers
 in_root dpkg -i "$BUILD/kernel/$abi/debs/linux-source-$series"_*.deb > /dev/null 2>&1
 in_root rm -rf /tmp/vsock-shm-src
-check modprobe_rule bash -c "'$TOP/scripts/buildroot.sh' run '$R' -- \
-	modprobe -S '$abi' -n -v vhost_vsock | grep -q 'install /sbin/modprobe --ignore-install vhost_vsock_shm'"
+check modprobe_rule in_root_says 'install /sbin/modprobe --ignore-install vhost_vsock_shm' \
+	modprobe -S "$abi" -n -v vhost_vsock
 in_root useradd --system --no-create-home --groups vsock-shm vshm-test
 
 # 2. The examples, built in the root against the installed pkg-config files
@@ -108,9 +113,9 @@ check example_server_builds_from_pkg_config \
 	in_root make -s -C "$TOP/examples/server-map" O="$E"
 check example_guest_builds_static_from_pkg_config \
 	in_root make -s -C "$TOP/examples/guest-share" O="$E" STATIC=1
-check example_server_uses_installed_library bash -c \
-	"'$TOP/scripts/buildroot.sh' run '$R' -- ldd '$E/server-map' |
-	 grep -qE 'libvsock-shm-server.so.0 => /(usr/)?lib/x86_64-linux-gnu/libvsock-shm-server.so.0'"
+check example_server_uses_installed_library in_root_says \
+	'libvsock-shm-server.so.0 => /(usr/)?lib/x86_64-linux-gnu/libvsock-shm-server.so.0' \
+	ldd "$E/server-map"
 KDIR=$BUILD/kernel/$abi KVER=$abi scripts/lab/initramfs.sh l2 "$E/l2.cpio.gz" \
 	"$R/usr/bin/vshm-guest" "$R/usr/bin/vsock_echo" "$E/guest-share"
 check guest_initramfs_of_installed_programs test -s "$E/l2.cpio.gz"
