@@ -47,9 +47,26 @@ enum vshm_msg_type {
 	VSHM_MSG_FREED		= 8,	/* h->g: header only */
 	VSHM_MSG_ERROR		= 9,	/* h->g: struct vshm_error */
 	VSHM_MSG_CHUNK_OK	= 10,	/* h->g: struct vshm_chunk_ok */
+	/* Since the features (docs/protocol.md, section 12): */
+	VSHM_MSG_HELLO		= 11,	/* g->h: struct vshm_hello */
+	VSHM_MSG_HELLO_OK	= 12,	/* h->g: struct vshm_hello */
+	VSHM_MSG_REVOKED	= 13,	/* h->g: struct vshm_revoked */
+	VSHM_MSG_NOTIFY		= 14,	/* both ways: struct vshm_notify */
 };
 
-#define VSHM_MSG_TYPE_MAX	VSHM_MSG_CHUNK_OK
+#define VSHM_MSG_TYPE_MAX	VSHM_MSG_NOTIFY
+
+/*
+ * Features, offered by the guest in HELLO and accepted by the host in
+ * HELLO_OK (a subset). A peer uses a feature only once both agreed; one
+ * that never sent or got HELLO speaks plain version 1. An older host
+ * answers HELLO with ERROR(VSHM_E_TYPE) for the HELLO's region: no
+ * features, and nothing else changes.
+ */
+#define VSHM_FEAT_REVOKED	0x1ULL	/* host sends REVOKED */
+#define VSHM_FEAT_COOKIE	0x2ULL	/* ALLOC may carry a cookie (48 bytes) */
+#define VSHM_FEAT_NOTIFY	0x4ULL	/* NOTIFY, both ways */
+#define VSHM_FEAT_MASK		0x7ULL
 
 /* vshm_alloc.access */
 #define VSHM_ACCESS_READ	0x1U
@@ -115,7 +132,10 @@ struct vshm_hdr {
 	__le32	region;		/* guest-chosen id, != 0 */
 };
 
-/* VSHM_MSG_ALLOC, 40 bytes. */
+/*
+ * VSHM_MSG_ALLOC, 40 bytes; 48 (struct vshm_alloc_cookie) with
+ * VSHM_FEAT_COOKIE.
+ */
 struct vshm_alloc {
 	struct vshm_hdr hdr;
 	__le64	size;		/* bytes, a nonzero multiple of page_size */
@@ -123,6 +143,15 @@ struct vshm_alloc {
 	__le32	access;		/* VSHM_ACCESS_* bits, nonzero */
 	__le32	nr_pages;	/* size / VSHM_PAGE_SIZE */
 	__le32	pad;		/* 0 */
+};
+
+/*
+ * VSHM_MSG_ALLOC with the application's cookie (VSHM_FEAT_COOKIE), 48
+ * bytes: the host shows the cookie with the region, never interprets it.
+ */
+struct vshm_alloc_cookie {
+	struct vshm_alloc alloc;
+	__le64	cookie;
 };
 
 /* One run of physically contiguous 4 KiB pages, 16 bytes. */
@@ -181,8 +210,58 @@ struct vshm_chunk_ok {
 	__le64	pad;		/* 0 */
 };
 
+/*
+ * VSHM_MSG_HELLO and VSHM_MSG_HELLO_OK, 32 bytes. HELLO is the first
+ * message of a connection, if any; hdr.region is any nonzero id and the
+ * answer (HELLO_OK, or ERROR from an older host) carries the same.
+ */
+struct vshm_hello {
+	struct vshm_hdr hdr;
+	__le64	features;	/* HELLO: offered; HELLO_OK: accepted, a subset */
+	__le64	pad;		/* 0 */
+};
+
+/* Why a grant was revoked (REVOKED, and the mapper's revocation events). */
+enum vshm_revoke_reason {
+	VSHM_REVOKE_FREED	= 1,	/* the guest freed the region (FREE) */
+	VSHM_REVOKE_CLOSED	= 2,	/* its connection ended, either side */
+	VSHM_REVOKE_DEVICE	= 3,	/* the VM's vsock device stopped, was
+					 * reset, changed CID or went away
+					 */
+	VSHM_REVOKE_MEMMAP	= 4,	/* the VM's memory under it changed */
+	VSHM_REVOKE_MIGRATION	= 5,	/* a live migration started */
+	VSHM_REVOKE_REFUSED	= 6,	/* a later chunk of it was refused */
+};
+
+#define VSHM_REVOKE_MAX		VSHM_REVOKE_REFUSED
+
+/*
+ * VSHM_MSG_REVOKED, 32 bytes, unsolicited (VSHM_FEAT_REVOKED): the host no
+ * longer maps the region. It stays live for the guest until FREE/FREED.
+ */
+struct vshm_revoked {
+	struct vshm_hdr hdr;
+	__le64	grant;		/* the region's grant id, != 0 */
+	__le32	reason;		/* enum vshm_revoke_reason */
+	__le32	pad;		/* 0 */
+};
+
+/*
+ * VSHM_MSG_NOTIFY, 24 bytes, either way (VSHM_FEAT_NOTIFY): a doorbell for
+ * a mapped region. Never answered; the receiver drops one it cannot use.
+ */
+struct vshm_notify {
+	struct vshm_hdr hdr;
+	__le32	bits;		/* != 0, meaning agreed by the applications */
+	__le32	pad;		/* 0 */
+};
+
 #define VSHM_HDR_SIZE		16
 #define VSHM_ALLOC_SIZE		40
+#define VSHM_ALLOC_COOKIE_SIZE	48
+#define VSHM_HELLO_SIZE		32
+#define VSHM_REVOKED_SIZE	32
+#define VSHM_NOTIFY_SIZE	24
 #define VSHM_GPA_LIST_HDR_SIZE	48
 #define VSHM_EXTENT_SIZE	16
 #define VSHM_MAPPED_SIZE	32
@@ -233,6 +312,21 @@ struct vshm_map_req {
 
 struct vshm_unmap_req {
 	__u64	grant;		/* in: grant id mapped on this fd */
+};
+
+/*
+ * Revocation events: read(2) on a mapper fd returns, for grants this fd
+ * authorized (and has not unmapped), one struct vshm_revoke_event per
+ * grant revoked since, each at most once, in the order they happened.
+ * The count must hold at least one event (EINVAL); the read returns whole
+ * events only, blocks while there is none (EAGAIN with O_NONBLOCK), and
+ * poll(2) reports POLLIN while one is pending. Unmapping a grant drops its
+ * pending event.
+ */
+struct vshm_revoke_event {
+	__u64	grant;		/* grant id */
+	__u32	reason;		/* enum vshm_revoke_reason */
+	__u32	pad;		/* 0 */
 };
 
 /* Authorize this fd to mmap a grant; returns where. */
