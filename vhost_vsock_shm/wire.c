@@ -18,6 +18,12 @@ static_assert(sizeof(struct vshm_mapped) == VSHM_MAPPED_SIZE, "vshm_mapped");
 static_assert(sizeof(struct vshm_error) == VSHM_ERROR_SIZE, "vshm_error");
 static_assert(sizeof(struct vshm_chunk_ok) == VSHM_CHUNK_OK_SIZE,
 	      "vshm_chunk_ok");
+static_assert(sizeof(struct vshm_alloc_cookie) == VSHM_ALLOC_COOKIE_SIZE,
+	      "vshm_alloc_cookie");
+static_assert(sizeof(struct vshm_hello) == VSHM_HELLO_SIZE, "vshm_hello");
+static_assert(sizeof(struct vshm_revoked) == VSHM_REVOKED_SIZE,
+	      "vshm_revoked");
+static_assert(sizeof(struct vshm_notify) == VSHM_NOTIFY_SIZE, "vshm_notify");
 static_assert(VSHM_MAX_EXT_PER_MSG == 4093, "VSHM_MAX_EXT_PER_MSG");
 static_assert(VSHM_MAX_EXT_PER_MSG <= 0xffff, "nr_ext is 16 bits");
 
@@ -65,7 +71,8 @@ static void info_reset(struct vshm_wire_info *out)
 static bool type_from_guest(u8 type)
 {
 	return type == VSHM_MSG_ALLOC || type == VSHM_MSG_GPA_LIST ||
-	       type == VSHM_MSG_FREE;
+	       type == VSHM_MSG_FREE || type == VSHM_MSG_HELLO ||
+	       type == VSHM_MSG_NOTIFY;
 }
 
 static bool type_from_host(u8 type)
@@ -73,7 +80,8 @@ static bool type_from_host(u8 type)
 	return type == VSHM_MSG_ALLOC_OK || type == VSHM_MSG_HPA_LIST ||
 	       type == VSHM_MSG_REFUSED || type == VSHM_MSG_MAPPED ||
 	       type == VSHM_MSG_FREED || type == VSHM_MSG_ERROR ||
-	       type == VSHM_MSG_CHUNK_OK;
+	       type == VSHM_MSG_CHUNK_OK || type == VSHM_MSG_HELLO_OK ||
+	       type == VSHM_MSG_REVOKED || type == VSHM_MSG_NOTIFY;
 }
 
 /*
@@ -113,7 +121,8 @@ static int check_alloc(const void *buf, size_t len, struct vshm_wire_info *out)
 {
 	u64 pages;
 
-	if (len != sizeof(struct vshm_alloc))
+	if (len != sizeof(struct vshm_alloc) &&
+	    len != sizeof(struct vshm_alloc_cookie))
 		return VSHM_E_LEN;
 
 	out->size = GET64(buf, struct vshm_alloc, size);
@@ -133,6 +142,53 @@ static int check_alloc(const void *buf, size_t len, struct vshm_wire_info *out)
 		return VSHM_E_ALLOC;
 	if (!out->access || (out->access & ~VSHM_ACCESS_MASK))
 		return VSHM_E_ALLOC;
+	if (len == sizeof(struct vshm_alloc_cookie))
+		out->cookie = GET64(buf, struct vshm_alloc_cookie, cookie);
+	return VSHM_OK;
+}
+
+/* HELLO and HELLO_OK: no feature bit this version lacks. */
+static int check_hello(const void *buf, size_t len, struct vshm_wire_info *out)
+{
+	if (len != sizeof(struct vshm_hello))
+		return VSHM_E_LEN;
+
+	out->features = GET64(buf, struct vshm_hello, features);
+
+	if (GET64(buf, struct vshm_hello, pad) ||
+	    (out->features & ~VSHM_FEAT_MASK))
+		return VSHM_E_RESERVED;
+	return VSHM_OK;
+}
+
+static int check_notify(const void *buf, size_t len,
+			struct vshm_wire_info *out)
+{
+	if (len != sizeof(struct vshm_notify))
+		return VSHM_E_LEN;
+
+	out->bits = GET32(buf, struct vshm_notify, bits);
+
+	if (GET32(buf, struct vshm_notify, pad))
+		return VSHM_E_RESERVED;
+	if (!out->bits)
+		return VSHM_E_COUNT;
+	return VSHM_OK;
+}
+
+static int check_revoked(const void *buf, size_t len,
+			 struct vshm_wire_info *out)
+{
+	if (len != sizeof(struct vshm_revoked))
+		return VSHM_E_LEN;
+
+	out->grant = GET64(buf, struct vshm_revoked, grant);
+	out->reason = GET32(buf, struct vshm_revoked, reason);
+
+	if (GET32(buf, struct vshm_revoked, pad))
+		return VSHM_E_RESERVED;
+	if (!out->grant || !out->reason)
+		return VSHM_E_RANGE;
 	return VSHM_OK;
 }
 
@@ -295,7 +351,8 @@ static int check_chunk_ok(const void *buf, size_t len,
  * @len: bytes in @buf: the whole message as received
  * @out: what was found (may be NULL)
  *
- * Checks ALLOC, GPA_LIST and FREE; every other type is VSHM_E_TYPE. Does not
+ * Checks ALLOC, GPA_LIST, FREE, HELLO and NOTIFY; every other type is
+ * VSHM_E_TYPE. Does not
  * check GPA_LIST extents for overlap: see vshm_wire_check_dup().
  *
  * Return: VSHM_OK, or the positive enum vshm_err of the first failed rule.
@@ -320,6 +377,10 @@ int vshm_wire_check(const void *buf, size_t len, struct vshm_wire_info *out)
 		return check_alloc(buf, len, out);
 	case VSHM_MSG_GPA_LIST:
 		return check_list(buf, len, out);
+	case VSHM_MSG_HELLO:
+		return check_hello(buf, len, out);
+	case VSHM_MSG_NOTIFY:
+		return check_notify(buf, len, out);
 	default: /* VSHM_MSG_FREE */
 		return len == sizeof(struct vshm_hdr) ? VSHM_OK : VSHM_E_LEN;
 	}
@@ -331,8 +392,8 @@ int vshm_wire_check(const void *buf, size_t len, struct vshm_wire_info *out)
  * @len: bytes in @buf: the whole message as received
  * @out: what was found (may be NULL)
  *
- * Checks ALLOC_OK, HPA_LIST, REFUSED, MAPPED, FREED, ERROR and CHUNK_OK;
- * every other type is VSHM_E_TYPE. Region 0 is accepted in ERROR and REFUSED only.
+ * Checks ALLOC_OK, HPA_LIST, REFUSED, MAPPED, FREED, ERROR, CHUNK_OK,
+ * HELLO_OK, REVOKED and NOTIFY; every other type is VSHM_E_TYPE. Region 0 is accepted in ERROR and REFUSED only.
  *
  * Return: VSHM_OK, or the positive enum vshm_err of the first failed rule.
  */
@@ -364,6 +425,12 @@ int vshm_wire_check_host(const void *buf, size_t len,
 		return check_error(buf, len, out);
 	case VSHM_MSG_CHUNK_OK:
 		return check_chunk_ok(buf, len, out);
+	case VSHM_MSG_HELLO_OK:
+		return check_hello(buf, len, out);
+	case VSHM_MSG_REVOKED:
+		return check_revoked(buf, len, out);
+	case VSHM_MSG_NOTIFY:
+		return check_notify(buf, len, out);
 	default: /* VSHM_MSG_ALLOC_OK, VSHM_MSG_FREED */
 		return len == sizeof(struct vshm_hdr) ? VSHM_OK : VSHM_E_LEN;
 	}
@@ -596,4 +663,24 @@ const char *vshm_err_name(int code)
 	if (code < 0 || code > VSHM_E_MAX)
 		return "VSHM_E_UNKNOWN";
 	return vshm_err_names[code];
+}
+
+static const char *const vshm_revoke_reason_names[] = {
+	[VSHM_REVOKE_FREED] = "freed",
+	[VSHM_REVOKE_CLOSED] = "closed",
+	[VSHM_REVOKE_DEVICE] = "device",
+	[VSHM_REVOKE_MEMMAP] = "memmap",
+	[VSHM_REVOKE_MIGRATION] = "migration",
+	[VSHM_REVOKE_REFUSED] = "refused",
+};
+
+static_assert(ARRAY_SIZE(vshm_revoke_reason_names) == VSHM_REVOKE_MAX + 1,
+	      "vshm_revoke_reason_names");
+
+const char *vshm_revoke_reason_name(unsigned int reason)
+{
+	if (reason >= ARRAY_SIZE(vshm_revoke_reason_names) ||
+	    !vshm_revoke_reason_names[reason])
+		return "unknown";
+	return vshm_revoke_reason_names[reason];
 }

@@ -120,6 +120,10 @@ static inline void put_unaligned_le64(u64 val, void *p)
  * @detail: ERROR, REFUSED: extent index or VSHM_NO_INDEX
  * @orig_type: ERROR: type of the offending message
  * @bad_index: on error, index of the offending extent, else VSHM_NO_INDEX
+ * @cookie: ALLOC of 48 bytes: the application's cookie
+ * @features: HELLO, HELLO_OK: VSHM_FEAT_* bits
+ * @reason: REVOKED: enum vshm_revoke_reason
+ * @bits: NOTIFY: the doorbell's bits
  *
  * Fields are filled as far as the check got before it failed; the others
  * are 0 (NULL for @ext).
@@ -143,14 +147,18 @@ struct vshm_wire_info {
 	u32 code;
 	u32 detail;
 	u32 bad_index;
+	u64 cookie;
+	u64 features;
+	u32 reason;
+	u32 bits;
 };
 
-/* Checks a guest-to-host message (ALLOC, GPA_LIST, FREE). */
+/* Checks a guest-to-host message (ALLOC, GPA_LIST, FREE, HELLO, NOTIFY). */
 int vshm_wire_check(const void *buf, size_t len, struct vshm_wire_info *out);
 
 /*
  * Checks a message produced on the host side (ALLOC_OK, HPA_LIST, REFUSED,
- * MAPPED, FREED, ERROR, CHUNK_OK).
+ * MAPPED, FREED, ERROR, CHUNK_OK, HELLO_OK, REVOKED, NOTIFY).
  */
 int vshm_wire_check_host(const void *buf, size_t len,
 			 struct vshm_wire_info *out);
@@ -176,5 +184,8 @@ bool vshm_wire_may_start(const void *buf, size_t len);
 
 /* "VSHM_E_TRUNC" etc.; "VSHM_E_UNKNOWN" for codes this version lacks. */
 const char *vshm_err_name(int code);
+
+/* "freed", "closed", ...; "unknown" for reasons this version lacks. */
+const char *vshm_revoke_reason_name(unsigned int reason);
 
 #endif /* _VHOST_VSOCK_SHM_WIRE_H */

@@ -108,7 +108,8 @@ declared() {
 		sed -E 's/ \(.*//; s/.*[ *]//' | sort -u
 }
 
-# lib NODE: the .so exports exactly what its headers declare, all in NODE.
+# lib NODE: the .so exports exactly what its headers declare, all in NODE
+# or in a later node of the same soname (NODE.<minor>).
 exports_ok() {
 	local lib=$1 node=$2 so want got
 	shift 2
@@ -119,10 +120,11 @@ exports_ok() {
 		sed 's/@.*//' | sort -u)
 	same "exported functions of $(basename "$so")" "$want" "$got" || return 1
 	got=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TWi]$/ { print $3 }' |
-		grep -v "@@$node\$") && {
+		grep -Ev "@@$node(\.[0-9]+)?\$") && {
 		echo "not in version node $node:"; echo "$got"; return 1; }
 	# Nothing else at all: no data, no other version node.
-	got=$(nm -D --defined-only "$so" | awk '$2 !~ /^[TWi]$/ && $3 != "'"$node"'"')
+	got=$(nm -D --defined-only "$so" | awk '$2 !~ /^[TWi]$/' |
+		grep -Ev " $node(\.[0-9]+)?\$")
 	[ -z "$got" ] || { echo "other exported symbols:"; echo "$got"; return 1; }
 	readelf -d "$so" | grep -q "SONAME.*\[libvsock-shm-$lib.so.0\]" ||
 		{ echo "soname is not libvsock-shm-$lib.so.0"; return 1; }
@@ -169,17 +171,18 @@ files() { (cd "$D" 2>/dev/null && find . \( -type f -o -type l \) | sort); }
 EXPECTED="./usr/bin/vshm-guest
 ./usr/bin/vshm-server
 ./usr/bin/vsock_echo
+./usr/include/vsock-shm/chan.h
 ./usr/include/vsock-shm/guest.h
 ./usr/include/vsock-shm/protocol.h
 ./usr/include/vsock-shm/server.h
 .$LIBDIR/libvsock-shm-guest.a
 .$LIBDIR/libvsock-shm-guest.so
 .$LIBDIR/libvsock-shm-guest.so.0
-.$LIBDIR/libvsock-shm-guest.so.0.1.0
+.$LIBDIR/libvsock-shm-guest.so.0.2.0
 .$LIBDIR/libvsock-shm-server.a
 .$LIBDIR/libvsock-shm-server.so
 .$LIBDIR/libvsock-shm-server.so.0
-.$LIBDIR/libvsock-shm-server.so.0.1.0
+.$LIBDIR/libvsock-shm-server.so.0.2.0
 .$LIBDIR/pkgconfig/vsock-shm-guest.pc
 .$LIBDIR/pkgconfig/vsock-shm-server.pc
 ./usr/share/man/man1/vshm-guest.1
@@ -191,7 +194,7 @@ install_ok() {
 	same "installed files" "$EXPECTED" "$(files)" || return 1
 	local l
 	for l in guest server; do
-		[ "$(readlink "$D$LIBDIR/libvsock-shm-$l.so.0")" = "libvsock-shm-$l.so.0.1.0" ] &&
+		[ "$(readlink "$D$LIBDIR/libvsock-shm-$l.so.0")" = "libvsock-shm-$l.so.0.2.0" ] &&
 		[ "$(readlink "$D$LIBDIR/libvsock-shm-$l.so")" = "libvsock-shm-$l.so.0" ] ||
 			{ echo "bad links of libvsock-shm-$l"; return 1; }
 	done
@@ -213,7 +216,7 @@ unset PKG_CONFIG_LIBDIR
 pc_ok() {
 	local l
 	for l in guest server; do
-		[ "$(pkg-config --modversion vsock-shm-$l)" = 0.1.0 ] || return 1
+		[ "$(pkg-config --modversion vsock-shm-$l)" = 0.2.0 ] || return 1
 		pkg-config --cflags vsock-shm-$l | grep -q -- "-I$D/usr/include" ||
 			{ pkg-config --cflags vsock-shm-$l; return 1; }
 		pkg-config --libs vsock-shm-$l | grep -q -- "-L$D$LIBDIR .*-lvsock-shm-$l" ||
@@ -323,7 +326,7 @@ done
 # The defaults: PREFIX=/usr/local, LIBDIR=$(PREFIX)/lib, ...
 defaults_ok() {
 	"$MAKE" -s -C "$TOP/userspace" O="$BUILD" DESTDIR="$D" install || return 1
-	[ -f "$D/usr/local/lib/libvsock-shm-server.so.0.1.0" ] &&
+	[ -f "$D/usr/local/lib/libvsock-shm-server.so.0.2.0" ] &&
 	[ -f "$D/usr/local/lib/pkgconfig/vsock-shm-guest.pc" ] &&
 	[ -f "$D/usr/local/include/vsock-shm/server.h" ] &&
 	[ -f "$D/usr/local/bin/vshm-server" ] &&

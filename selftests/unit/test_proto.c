@@ -534,5 +534,127 @@ Test(proto, type_names)
 	cr_assert_str_eq(vshm_msg_type_name(VSHM_MSG_ERROR), "ERROR");
 	cr_assert_str_eq(vshm_msg_type_name(0), "UNKNOWN");
 	cr_assert_str_eq(vshm_msg_type_name(VSHM_MSG_CHUNK_OK), "CHUNK_OK");
-	cr_assert_str_eq(vshm_msg_type_name(11), "UNKNOWN");
+	cr_assert_str_eq(vshm_msg_type_name(VSHM_MSG_HELLO), "HELLO");
+	cr_assert_str_eq(vshm_msg_type_name(VSHM_MSG_NOTIFY), "NOTIFY");
+	cr_assert_str_eq(vshm_msg_type_name(15), "UNKNOWN");
+}
+
+/* The feature messages (docs/protocol.md, section 12). */
+
+Test(proto, roundtrip_hello)
+{
+	uint8_t b[64];
+	struct vshm_msg m;
+
+	cr_assert_eq(vshm_encode_hello(b, sizeof(b), 0xffffffffU,
+				       VSHM_FEAT_MASK), VSHM_HELLO_SIZE);
+	cr_assert_eq(vshm_decode(b, VSHM_HELLO_SIZE, &m), 0);
+	cr_assert_eq(m.type, VSHM_MSG_HELLO);
+	cr_assert_eq(m.region, 0xffffffffU);
+	cr_assert_eq(m.hello.features, VSHM_FEAT_MASK);
+	cr_assert_eq(vshm_encode_hello_ok(b, sizeof(b), 7, VSHM_FEAT_COOKIE),
+		     VSHM_HELLO_SIZE);
+	cr_assert_eq(vshm_decode(b, VSHM_HELLO_SIZE, &m), 0);
+	cr_assert_eq(m.type, VSHM_MSG_HELLO_OK);
+	cr_assert_eq(m.hello.features, VSHM_FEAT_COOKIE);
+	/* No feature may be offered that this version lacks. */
+	cr_assert_eq(vshm_encode_hello(b, sizeof(b), 1, 0x8), -EINVAL);
+	cr_assert_eq(vshm_encode_hello_ok(b, sizeof(b), 0, 1), -EINVAL);
+	cr_assert_eq(vshm_encode_hello(b, VSHM_HELLO_SIZE - 1, 1, 1), -ENOSPC);
+}
+
+Test(proto, roundtrip_alloc_cookie)
+{
+	uint8_t b[64];
+	struct vshm_msg m;
+
+	cr_assert_eq(vshm_encode_alloc_cookie(b, sizeof(b), 5, 8192, 4096,
+					      VSHM_ACCESS_READ,
+					      0x0123456789abcdefULL),
+		     VSHM_ALLOC_COOKIE_SIZE);
+	cr_assert_eq(get_unaligned_le32(b + 8), VSHM_ALLOC_COOKIE_SIZE);
+	cr_assert_eq(vshm_decode(b, VSHM_ALLOC_COOKIE_SIZE, &m), 0);
+	cr_assert_eq(m.type, VSHM_MSG_ALLOC);
+	cr_assert(m.alloc.has_cookie);
+	cr_assert_eq(m.alloc.cookie, 0x0123456789abcdefULL);
+	cr_assert_eq(m.alloc.nr_pages, 2);
+	/* The plain ALLOC has none. */
+	cr_assert_eq(vshm_encode_alloc(b, sizeof(b), 5, 8192, 4096,
+				       VSHM_ACCESS_READ), VSHM_ALLOC_SIZE);
+	cr_assert_eq(vshm_decode(b, VSHM_ALLOC_SIZE, &m), 0);
+	cr_assert_not(m.alloc.has_cookie);
+	cr_assert_eq(m.alloc.cookie, 0);
+	/* Bad parameters stay bad with a cookie. */
+	cr_assert_eq(vshm_encode_alloc_cookie(b, sizeof(b), 5, 100, 4096,
+					      VSHM_ACCESS_READ, 1), -EINVAL);
+	cr_assert_eq(vshm_encode_alloc_cookie(b, sizeof(b), 0, 4096, 4096,
+					      VSHM_ACCESS_READ, 1), -EINVAL);
+	cr_assert_eq(vshm_encode_alloc_cookie(b, 40, 5, 4096, 4096,
+					      VSHM_ACCESS_READ, 1), -ENOSPC);
+}
+
+Test(proto, roundtrip_revoked_and_notify)
+{
+	uint8_t b[64];
+	struct vshm_msg m;
+
+	cr_assert_eq(vshm_encode_revoked(b, sizeof(b), 9, 77,
+					 VSHM_REVOKE_MEMMAP),
+		     VSHM_REVOKED_SIZE);
+	cr_assert_eq(vshm_decode(b, VSHM_REVOKED_SIZE, &m), 0);
+	cr_assert_eq(m.type, VSHM_MSG_REVOKED);
+	cr_assert_eq(m.revoked.grant, 77);
+	cr_assert_eq(m.revoked.reason, VSHM_REVOKE_MEMMAP);
+	cr_assert_eq(vshm_encode_revoked(b, sizeof(b), 9, 0, 1), -EINVAL);
+	cr_assert_eq(vshm_encode_revoked(b, sizeof(b), 9, 1, 0), -EINVAL);
+	cr_assert_eq(vshm_encode_revoked(b, sizeof(b), 0, 1, 1), -EINVAL);
+
+	cr_assert_eq(vshm_encode_notify(b, sizeof(b), 9, 0x5),
+		     VSHM_NOTIFY_SIZE);
+	cr_assert_eq(vshm_decode(b, VSHM_NOTIFY_SIZE, &m), 0);
+	cr_assert_eq(m.type, VSHM_MSG_NOTIFY);
+	cr_assert_eq(m.notify.bits, 0x5);
+	cr_assert_eq(vshm_encode_notify(b, sizeof(b), 9, 0), -EINVAL);
+	cr_assert_eq(vshm_encode_notify(b, sizeof(b), 0, 1), -EINVAL);
+}
+
+Test(proto, decode_feature_message_rules)
+{
+	uint8_t b[64];
+	struct vshm_msg m;
+
+	vshm_encode_hello(b, sizeof(b), 1, VSHM_FEAT_REVOKED);
+	put_unaligned_le64(1ULL << 63, b + 16);		/* unknown feature */
+	cr_assert_eq(vshm_decode(b, VSHM_HELLO_SIZE, &m), VSHM_E_RESERVED);
+	vshm_encode_hello(b, sizeof(b), 1, VSHM_FEAT_REVOKED);
+	b[24] = 1;					/* pad */
+	cr_assert_eq(vshm_decode(b, VSHM_HELLO_SIZE, &m), VSHM_E_RESERVED);
+	vshm_encode_hello(b, sizeof(b), 1, VSHM_FEAT_REVOKED);
+	put_unaligned_le32(40, b + 8);
+	cr_assert_eq(vshm_decode(b, 40, &m), VSHM_E_LEN);
+
+	vshm_encode_notify(b, sizeof(b), 3, 1);
+	b[20] = 1;					/* pad */
+	cr_assert_eq(vshm_decode(b, VSHM_NOTIFY_SIZE, &m), VSHM_E_RESERVED);
+	vshm_encode_notify(b, sizeof(b), 3, 1);
+	put_unaligned_le32(0, b + 16);			/* no bit */
+	cr_assert_eq(vshm_decode(b, VSHM_NOTIFY_SIZE, &m), VSHM_E_COUNT);
+	vshm_encode_notify(b, sizeof(b), 3, 1);
+	put_unaligned_le32(0, b + 12);			/* region 0 */
+	cr_assert_eq(vshm_decode(b, VSHM_NOTIFY_SIZE, &m), VSHM_E_REGION);
+
+	vshm_encode_revoked(b, sizeof(b), 3, 1, 1);
+	b[28] = 1;					/* pad */
+	cr_assert_eq(vshm_decode(b, VSHM_REVOKED_SIZE, &m), VSHM_E_RESERVED);
+	vshm_encode_revoked(b, sizeof(b), 3, 1, 1);
+	put_unaligned_le32(0, b + 12);
+	cr_assert_eq(vshm_decode(b, VSHM_REVOKED_SIZE, &m), VSHM_E_REGION);
+	/* A reason of a later version is still a revocation. */
+	vshm_encode_revoked(b, sizeof(b), 3, 1, 1);
+	put_unaligned_le32(99, b + 24);
+	cr_assert_eq(vshm_decode(b, VSHM_REVOKED_SIZE, &m), 0);
+	cr_assert_str_eq(vshm_revoke_reason_name(99), "unknown");
+	cr_assert_str_eq(vshm_revoke_reason_name(VSHM_REVOKE_MIGRATION),
+			 "migration");
+	cr_assert_str_eq(vshm_revoke_reason_name(0), "unknown");
 }

@@ -561,11 +561,11 @@ Test(session, guest_sends_host_type)
 	/* An ERROR for the connection has region 0: that ends it. */
 	feed((size_t)vshm_encode_error(buf, sizeof(buf), 0, 1, 0, 0));
 	expect_error(0, VSHM_E_TYPE, VSHM_NO_INDEX, VSHM_MSG_ERROR);
-	/* Unknown type 11. */
+	/* Unknown type 15. */
 	vshm_encode_free(buf, sizeof(buf), 3);
-	buf[5] = 11;
+	buf[5] = 15;
 	feed(16);
-	expect_error(3, VSHM_E_TYPE, VSHM_NO_INDEX, 11);
+	expect_error(3, VSHM_E_TYPE, VSHM_NO_INDEX, 15);
 }
 
 Test(session, malformed_hpa_list_fails_region)

@@ -228,7 +228,8 @@ Test(wire, rule_version)
 
 Test(wire, rule_type_unknown)
 {
-	static const uint8_t bad[] = { 0, 10, 11, 128, 255 };
+	/* 10, 12, 13: host to guest; 15: no type yet. */
+	static const uint8_t bad[] = { 0, 10, 12, 13, 15, 128, 255 };
 	size_t len = mk_free(space), i;
 
 	for (i = 0; i < sizeof(bad); i++) {
@@ -307,8 +308,12 @@ Test(wire, rule_alloc_body_size)
 	mk_alloc(space, 4096, 4096);
 	put_unaligned_le32(32, space + 8);
 	expect_rc(check(space, 32), VSHM_E_LEN);
+	/* 48 bytes is an ALLOC with a cookie (VSHM_FEAT_COOKIE). */
 	put_unaligned_le32(48, space + 8);
-	expect_rc(check(space, 48), VSHM_E_LEN);
+	put_unaligned_le64(0, space + 40);
+	expect_rc(check(space, 48), VSHM_OK);
+	put_unaligned_le32(56, space + 8);
+	expect_rc(check(space, 56), VSHM_E_LEN);
 	put_unaligned_le32(16, space + 8);
 	expect_rc(check(space, 16), VSHM_E_LEN);
 }

@@ -74,6 +74,83 @@ ssize_t vshm_encode_alloc(void *buf, size_t cap, uint32_t region,
 	return finish(buf, sizeof(m));
 }
 
+ssize_t vshm_encode_alloc_cookie(void *buf, size_t cap, uint32_t region,
+				 uint64_t size, uint32_t page_size,
+				 uint32_t access, uint64_t cookie)
+{
+	struct vshm_alloc_cookie m;
+	ssize_t ret = prepare(buf, cap, sizeof(m));
+
+	if (ret)
+		return ret;
+	ret = vshm_encode_alloc(&m, sizeof(m.alloc), region, size, page_size,
+				access);
+	if (ret < 0)
+		return ret;
+	m.cookie = cpu_to_le64(cookie);
+	memcpy(buf, &m, sizeof(m));
+	put_hdr(buf, VSHM_MSG_ALLOC, sizeof(m), region);
+	return finish(buf, sizeof(m));
+}
+
+static ssize_t encode_hello(void *buf, size_t cap, uint8_t type,
+			    uint32_t region, uint64_t features)
+{
+	struct vshm_hello m;
+	ssize_t ret = prepare(buf, cap, sizeof(m));
+
+	if (ret)
+		return ret;
+	memset(&m, 0, sizeof(m));
+	m.features = cpu_to_le64(features);
+	memcpy(buf, &m, sizeof(m));
+	put_hdr(buf, type, sizeof(m), region);
+	return finish(buf, sizeof(m));
+}
+
+ssize_t vshm_encode_hello(void *buf, size_t cap, uint32_t region,
+			  uint64_t features)
+{
+	return encode_hello(buf, cap, VSHM_MSG_HELLO, region, features);
+}
+
+ssize_t vshm_encode_hello_ok(void *buf, size_t cap, uint32_t region,
+			     uint64_t features)
+{
+	return encode_hello(buf, cap, VSHM_MSG_HELLO_OK, region, features);
+}
+
+ssize_t vshm_encode_revoked(void *buf, size_t cap, uint32_t region,
+			    uint64_t grant, uint32_t reason)
+{
+	struct vshm_revoked m;
+	ssize_t ret = prepare(buf, cap, sizeof(m));
+
+	if (ret)
+		return ret;
+	memset(&m, 0, sizeof(m));
+	m.grant = cpu_to_le64(grant);
+	m.reason = cpu_to_le32(reason);
+	memcpy(buf, &m, sizeof(m));
+	put_hdr(buf, VSHM_MSG_REVOKED, sizeof(m), region);
+	return finish(buf, sizeof(m));
+}
+
+ssize_t vshm_encode_notify(void *buf, size_t cap, uint32_t region,
+			   uint32_t bits)
+{
+	struct vshm_notify m;
+	ssize_t ret = prepare(buf, cap, sizeof(m));
+
+	if (ret)
+		return ret;
+	memset(&m, 0, sizeof(m));
+	m.bits = cpu_to_le32(bits);
+	memcpy(buf, &m, sizeof(m));
+	put_hdr(buf, VSHM_MSG_NOTIFY, sizeof(m), region);
+	return finish(buf, sizeof(m));
+}
+
 ssize_t vshm_encode_alloc_ok(void *buf, size_t cap, uint32_t region)
 {
 	return encode_hdr_only(buf, cap, VSHM_MSG_ALLOC_OK, region);
@@ -195,6 +272,19 @@ static void copy_info(struct vshm_msg *out, const struct vshm_wire_info *wi)
 		out->alloc.page_size = wi->page_size;
 		out->alloc.access = wi->access;
 		out->alloc.nr_pages = wi->nr_pages;
+		out->alloc.has_cookie = wi->len == VSHM_ALLOC_COOKIE_SIZE;
+		out->alloc.cookie = wi->cookie;
+		break;
+	case VSHM_MSG_HELLO:
+	case VSHM_MSG_HELLO_OK:
+		out->hello.features = wi->features;
+		break;
+	case VSHM_MSG_REVOKED:
+		out->revoked.grant = wi->grant;
+		out->revoked.reason = wi->reason;
+		break;
+	case VSHM_MSG_NOTIFY:
+		out->notify.bits = wi->bits;
 		break;
 	case VSHM_MSG_GPA_LIST:
 	case VSHM_MSG_HPA_LIST:
@@ -236,10 +326,13 @@ int vshm_decode(const void *buf, size_t len, struct vshm_msg *out)
 	if (!buf || !out)
 		return -EINVAL;
 
+	/* NOTIFY goes both ways; both checks treat it alike. */
 	if (len >= VSHM_HDR_SIZE &&
 	    (b[offsetof(struct vshm_hdr, type)] == VSHM_MSG_ALLOC ||
 	     b[offsetof(struct vshm_hdr, type)] == VSHM_MSG_GPA_LIST ||
-	     b[offsetof(struct vshm_hdr, type)] == VSHM_MSG_FREE)) {
+	     b[offsetof(struct vshm_hdr, type)] == VSHM_MSG_FREE ||
+	     b[offsetof(struct vshm_hdr, type)] == VSHM_MSG_HELLO ||
+	     b[offsetof(struct vshm_hdr, type)] == VSHM_MSG_NOTIFY)) {
 		ret = vshm_wire_check(buf, len, &wi);
 		if (!ret && wi.type == VSHM_MSG_GPA_LIST) {
 			uint32_t scratch[VSHM_MAX_EXT_PER_MSG];
@@ -283,6 +376,10 @@ const char *vshm_msg_type_name(unsigned int type)
 		[VSHM_MSG_FREED] = "FREED",
 		[VSHM_MSG_ERROR] = "ERROR",
 		[VSHM_MSG_CHUNK_OK] = "CHUNK_OK",
+		[VSHM_MSG_HELLO] = "HELLO",
+		[VSHM_MSG_HELLO_OK] = "HELLO_OK",
+		[VSHM_MSG_REVOKED] = "REVOKED",
+		[VSHM_MSG_NOTIFY] = "NOTIFY",
 	};
 
 	if (type >= ARRAY_SIZE(names) || !names[type])

@@ -40,7 +40,19 @@ struct vshm_msg {
 			uint32_t page_size;
 			uint32_t access;
 			uint32_t nr_pages;
+			bool has_cookie;	/* 48 bytes (VSHM_FEAT_COOKIE) */
+			uint64_t cookie;	/* 0 without */
 		} alloc;
+		struct {			/* HELLO, HELLO_OK */
+			uint64_t features;	/* VSHM_FEAT_* */
+		} hello;
+		struct {			/* REVOKED */
+			uint64_t grant;
+			uint32_t reason;	/* enum vshm_revoke_reason */
+		} revoked;
+		struct {			/* NOTIFY */
+			uint32_t bits;
+		} notify;
 		struct {			/* GPA_LIST, HPA_LIST, REFUSED */
 			uint64_t grant;		/* HPA_LIST only */
 			uint32_t status;	/* REFUSED: enum vshm_err */
@@ -76,7 +88,22 @@ struct vshm_msg {
  */
 ssize_t vshm_encode_alloc(void *buf, size_t cap, uint32_t region,
 			  uint64_t size, uint32_t page_size, uint32_t access);
+/* ALLOC with the application's cookie: 48 bytes (VSHM_FEAT_COOKIE). */
+ssize_t vshm_encode_alloc_cookie(void *buf, size_t cap, uint32_t region,
+				 uint64_t size, uint32_t page_size,
+				 uint32_t access, uint64_t cookie);
 ssize_t vshm_encode_alloc_ok(void *buf, size_t cap, uint32_t region);
+/* HELLO offers features, HELLO_OK accepts some (VSHM_FEAT_*, no others). */
+ssize_t vshm_encode_hello(void *buf, size_t cap, uint32_t region,
+			  uint64_t features);
+ssize_t vshm_encode_hello_ok(void *buf, size_t cap, uint32_t region,
+			     uint64_t features);
+/* REVOKED: grant != 0, reason an enum vshm_revoke_reason != 0. */
+ssize_t vshm_encode_revoked(void *buf, size_t cap, uint32_t region,
+			    uint64_t grant, uint32_t reason);
+/* NOTIFY: a doorbell, bits != 0. */
+ssize_t vshm_encode_notify(void *buf, size_t cap, uint32_t region,
+			   uint32_t bits);
 /*
  * One GPA_LIST chunk: nr_pages is the sum of runs[].npages; VSHM_CHUNK_LAST
  * is set iff first_page + nr_pages == total_pages. n is 1..4093.

@@ -113,6 +113,34 @@ enum vshm_err {
 #define VSHM_MAX_EXT_PER_MSG \
 	((VSHM_MAX_MSG - VSHM_GPA_LIST_HDR_SIZE) / VSHM_EXTENT_SIZE)
 
+/*
+ * Features a guest and a host agree on when the connection starts
+ * (vshm_guest_features(), docs/protocol.md section 12): a peer that does not
+ * know them speaks the protocol without them.
+ */
+#define VSHM_FEAT_REVOKED	0x1ULL	/* the host says when it revoked */
+#define VSHM_FEAT_COOKIE	0x2ULL	/* a region carries a cookie */
+#define VSHM_FEAT_NOTIFY	0x4ULL	/* doorbells, both ways */
+#define VSHM_FEAT_MASK		0x7ULL
+
+/*
+ * Why the host revoked a region's mapping (the server's on_revoked, the
+ * guest's revocation event). Later versions may add reasons.
+ */
+enum vshm_revoke_reason {
+	VSHM_REVOKE_FREED	= 1,	/* the guest freed the region */
+	VSHM_REVOKE_CLOSED	= 2,	/* its connection ended, either side */
+	VSHM_REVOKE_DEVICE	= 3,	/* the VM's vsock device stopped, was
+					 * reset, changed CID or went away:
+					 * the guest is gone */
+	VSHM_REVOKE_MEMMAP	= 4,	/* the VM's memory under it changed */
+	VSHM_REVOKE_MIGRATION	= 5,	/* a live migration of the VM started */
+	VSHM_REVOKE_REFUSED	= 6	/* a later chunk of it was refused */
+};
+
+/* The highest reason of this version. */
+#define VSHM_REVOKE_MAX		VSHM_REVOKE_REFUSED
+
 #endif /* !_UAPI_VSOCK_SHM_H */
 
 /* One run of contiguous 4 KiB pages, in CPU byte order. */
@@ -134,6 +162,12 @@ enum vshm_end_reason {
 	VSHM_END_SHUTDOWN	/* the host is shutting down (server or
 				 * session freed) */
 };
+
+/*
+ * "freed", "closed", "device", "memmap", "migration", "refused" for an
+ * enum vshm_revoke_reason; "unknown" otherwise. Exported by both libraries.
+ */
+VSHM_API const char *vshm_revoke_reason_name(unsigned int reason);
 
 /*
  * "VSHM_E_TRUNC" etc. for an enum vshm_err code ("VSHM_OK" for 0);
