@@ -158,9 +158,10 @@ static void conns_free(struct hlist_head *gone, bool reset)
 }
 
 /*
- * Ends connection guest_port -> host_port, if tracked. With @sk (the host
- * socket a packet of the host came from), only if it is that socket's: a
- * late RST of an older connection on the same ports ends nothing else.
+ * Ends connection guest_port -> host_port, if tracked, and revokes its
+ * grants (VSHM_REVOKE_CLOSED). With @sk (the host socket a packet of the
+ * host came from), only if it is that socket's: a late RST of an older
+ * connection on the same ports ends nothing else.
  */
 void vsock_shm_conn_close(struct vsock_shm_dev *sd, u32 guest_port,
 			  u32 host_port, struct sock *sk)
@@ -174,16 +175,17 @@ void vsock_shm_conn_close(struct vsock_shm_dev *sd, u32 guest_port,
 	if (c && (!sk || sk == c->sk))
 		conn_unlink(sd, c, &gone, &dead);
 	mutex_unlock(&sd->lock);
-	vsock_shm_grants_revoke(sd, &dead);
+	vsock_shm_grants_revoke(sd, &dead, VSHM_REVOKE_CLOSED);
 	conns_free(&gone, false);
 }
 
 /*
  * Ends the connections of @sd that @ends says (every one for NULL) and
- * revokes their grants; with @reset, as for conns_free().
+ * revokes their grants for @reason; with @reset, as for conns_free().
  */
 static void conns_end(struct vsock_shm_dev *sd,
-		      bool (*ends)(struct vsock_shm_conn *c), bool reset)
+		      bool (*ends)(struct vsock_shm_conn *c), bool reset,
+		      u32 reason)
 {
 	struct vsock_shm_conn *c;
 	struct hlist_node *tmp;
@@ -196,18 +198,19 @@ static void conns_end(struct vsock_shm_dev *sd,
 		if (!ends || ends(c))
 			conn_unlink(sd, c, &gone, &dead);
 	mutex_unlock(&sd->lock);
-	vsock_shm_grants_revoke(sd, &dead);
+	vsock_shm_grants_revoke(sd, &dead, reason);
 	conns_free(&gone, reset);
 }
 
 /*
- * Ends every connection of @sd and revokes its grants: the device stopped,
- * changed its CID or is going away. With @reset, the host end of each that
- * shared is reset: its guest can no longer be heard on it.
+ * Ends every connection of @sd and revokes its grants (VSHM_REVOKE_DEVICE):
+ * the device stopped, changed its CID or is going away. With @reset, the
+ * host end of each that shared is reset: its guest can no longer be heard
+ * on it.
  */
 void vsock_shm_conn_close_all(struct vsock_shm_dev *sd, bool reset)
 {
-	conns_end(sd, NULL, reset);
+	conns_end(sd, NULL, reset, VSHM_REVOKE_DEVICE);
 }
 
 /* Was the host end of @c closed by its holder? */
@@ -229,7 +232,7 @@ static bool conn_sock_released(struct vsock_shm_conn *c)
  */
 void vsock_shm_conn_reap(struct vsock_shm_dev *sd)
 {
-	conns_end(sd, conn_sock_released, false);
+	conns_end(sd, conn_sock_released, false, VSHM_REVOKE_CLOSED);
 }
 
 /*

@@ -13,11 +13,18 @@
  * process, one being munmap()ed included, and only then are the pages
  * unpinned.
  *
+ * Every revocation has its reason (enum vshm_revoke_reason): whoever ends a
+ * grant says why. Once the pages are unpinned, the grant's watchers (the
+ * mapper files authorized for it) are told, each exactly once.
+ *
  * Locking, outermost first:
  *   vsock_shm_dev.lock	connections, the device's grant lists and counters
  *   socket lock		of a connection's host end
  *   mmap_lock		of the VMM (pinning) or of a server (fault)
- *   vsock_shm_grant.lock	a grant's state
+ *   vsock_shm_grant.lock	a grant's state, reason and watchers
+ *   a watcher's locks	taken by its callback (the mapper file's event
+ *			spinlock, then its waitqueue's): never sleep
+ * The mapper takes its file's map mutex outside vsock_shm_grant.lock.
  */
 #include <linux/ktime.h>
 #include <linux/mm.h>
@@ -53,7 +60,8 @@ static void grant_release(struct kref *ref)
 {
 	struct vsock_shm_grant *g = container_of(ref, struct vsock_shm_grant, ref);
 
-	WARN_ON_ONCE(g->state != VSOCK_SHM_GRANT_REVOKED);
+	WARN_ON_ONCE(g->state != VSOCK_SHM_GRANT_REVOKED ||
+		     !list_empty(&g->watchers));
 	sock_put(g->sk);
 	mmdrop(g->vmm_mm);
 	kvfree(g->spans);
@@ -97,7 +105,7 @@ static void grant_unpin(struct vsock_shm_dev *sd, struct vsock_shm_grant *g)
 	mutex_unlock(&sd->lock);
 }
 
-static void grant_unwatch(struct vsock_shm_grant *g)
+static void grant_unwatch_spans(struct vsock_shm_grant *g)
 {
 	u32 i;
 
@@ -107,36 +115,90 @@ static void grant_unwatch(struct vsock_shm_grant *g)
 	}
 }
 
+void vsock_shm_grant_watcher_init(struct vsock_shm_grant_watcher *w,
+				  vsock_shm_revoked_fn_t revoked)
+{
+	INIT_LIST_HEAD(&w->node);
+	w->revoked = revoked;
+}
+EXPORT_SYMBOL_GPL(vsock_shm_grant_watcher_init);
+
 /*
- * Revokes a grant already unlinked from its connection: no new mapping can
- * start, every existing one is zapped, then the pages are unpinned and the
- * grant id is retired. Drops the connection's reference.
+ * Calls @w->revoked once @g is revoked, or now if its revocation is done
+ * already. The caller holds a reference on @g until it unwatches.
  */
-static void grant_revoke(struct vsock_shm_dev *sd, struct vsock_shm_grant *g)
+void vsock_shm_grant_watch(struct vsock_shm_grant *g,
+			   struct vsock_shm_grant_watcher *w)
+{
+	mutex_lock(&g->lock);
+	if (g->told)
+		w->revoked(w, g->reason);
+	else if (list_empty(&w->node))
+		list_add_tail(&w->node, &g->watchers);
+	mutex_unlock(&g->lock);
+}
+EXPORT_SYMBOL_GPL(vsock_shm_grant_watch);
+
+/* After this, @w->revoked is not running and will not be called. */
+void vsock_shm_grant_unwatch(struct vsock_shm_grant *g,
+			     struct vsock_shm_grant_watcher *w)
+{
+	mutex_lock(&g->lock);
+	list_del_init(&w->node);
+	mutex_unlock(&g->lock);
+}
+EXPORT_SYMBOL_GPL(vsock_shm_grant_unwatch);
+
+/* The revocation of @g is done: tells each watcher, once. */
+static void grant_tell(struct vsock_shm_grant *g)
+{
+	struct vsock_shm_grant_watcher *w, *tmp;
+
+	mutex_lock(&g->lock);
+	g->told = true;
+	list_for_each_entry_safe(w, tmp, &g->watchers, node) {
+		list_del_init(&w->node);
+		w->revoked(w, g->reason);
+	}
+	mutex_unlock(&g->lock);
+}
+
+/*
+ * Revokes a grant already unlinked from its connection, for @reason (enum
+ * vshm_revoke_reason): no new mapping can start, every existing one is
+ * zapped, then the pages are unpinned, the grant id is retired and the
+ * watchers are told. Drops the connection's reference.
+ */
+static void grant_revoke(struct vsock_shm_dev *sd, struct vsock_shm_grant *g,
+			 u32 reason)
 {
 	struct vsock_shm_grant *old;
 
 	mutex_lock(&g->lock);
 	g->state = VSOCK_SHM_GRANT_REVOKED;
+	g->reason = reason;
 	mutex_unlock(&g->lock);
 
 	old = xa_erase(&vsock_shm_grant_ids, g->id);
 	grant_zap(g);
-	grant_unwatch(g);
+	grant_unwatch_spans(g);
 	grant_unpin(sd, g);
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_GRANTS_REVOKED);
+	vsock_shm_stat_revoked(reason);
+	grant_tell(g);
 	if (old)
 		vsock_shm_grant_put(old);
 	vsock_shm_grant_put(g);
 }
 
-static void revoke_list(struct vsock_shm_dev *sd, struct list_head *list)
+static void revoke_list(struct vsock_shm_dev *sd, struct list_head *list,
+			u32 reason)
 {
 	struct vsock_shm_grant *g, *tmp;
 
 	list_for_each_entry_safe(g, tmp, list, conn_node) {
 		list_del_init(&g->conn_node);
-		grant_revoke(sd, g);
+		grant_revoke(sd, g, reason);
 	}
 }
 
@@ -198,23 +260,27 @@ u32 vsock_shm_grants_recheck_watches(struct vsock_shm_dev *sd)
 		}
 	}
 	mutex_unlock(&sd->lock);
-	revoke_list(sd, &dead);
+	revoke_list(sd, &dead, VSHM_REVOKE_MEMMAP);
 	return revoked;
 }
 
-/* Revokes the grants vsock_shm_grants_recheck() put on @dead. */
-void vsock_shm_grants_revoke(struct vsock_shm_dev *sd, struct list_head *dead)
+/*
+ * Revokes the grants on @dead (put there by vsock_shm_grants_recheck(), or
+ * by the end of their connections) for @reason.
+ */
+void vsock_shm_grants_revoke(struct vsock_shm_dev *sd, struct list_head *dead,
+			     u32 reason)
 {
-	revoke_list(sd, dead);
+	revoke_list(sd, dead, reason);
 }
 
 /*
- * Revokes every grant of @sd, filling or complete, one at a time; once a
- * grant is revoked (nothing maps it any more), calls @done on each of its
- * spans. Returns how many were revoked. Called in the vhost worker, the
- * only filler of grants and writer of their spans.
+ * Revokes every grant of @sd for @reason, filling or complete, one at a
+ * time; once a grant is revoked (nothing maps it any more), calls @done on
+ * each of its spans. Returns how many were revoked. Called in the vhost
+ * worker, the only filler of grants and writer of their spans.
  */
-u32 vsock_shm_grants_revoke_all(struct vsock_shm_dev *sd,
+u32 vsock_shm_grants_revoke_all(struct vsock_shm_dev *sd, u32 reason,
 				vsock_shm_span_fn_t done, void *arg)
 {
 	struct vsock_shm_grant *g;
@@ -238,7 +304,7 @@ u32 vsock_shm_grants_revoke_all(struct vsock_shm_dev *sd,
 		mutex_unlock(&sd->lock);
 		if (!g)
 			break;
-		grant_revoke(sd, g);
+		grant_revoke(sd, g, reason);
 		for (i = 0; i < g->nr_spans; i++)
 			done(arg, &g->spans[i]);
 		vsock_shm_grant_put(g);
@@ -258,8 +324,9 @@ static struct vsock_shm_grant *conn_grant(struct vsock_shm_conn *c, u32 region)
 	return NULL;
 }
 
+/* Revokes the grant of region @region of @c, if any, for @reason. */
 int vsock_shm_grant_free(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
-			 u32 region)
+			 u32 region, u32 reason)
 {
 	struct vsock_shm_grant *g;
 
@@ -270,7 +337,7 @@ int vsock_shm_grant_free(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 	mutex_unlock(&sd->lock);
 	if (!g)
 		return -ENOENT;
-	grant_revoke(sd, g);
+	grant_revoke(sd, g, reason);
 	return 0;
 }
 
@@ -303,6 +370,7 @@ static struct vsock_shm_grant *grant_create(struct vsock_shm_dev *sd,
 	kref_init(&g->ref);
 	mutex_init(&g->lock);
 	INIT_LIST_HEAD(&g->runs);
+	INIT_LIST_HEAD(&g->watchers);
 	g->cid = sd->cid;
 	g->guest_port = c->guest_port;
 	g->host_port = c->host_port;
@@ -465,7 +533,7 @@ out_revoke:
 	mutex_lock(&sd->lock);
 	list_del_init(&g->conn_node);
 	mutex_unlock(&sd->lock);
-	grant_revoke(sd, g);
+	grant_revoke(sd, g, VSHM_REVOKE_REFUSED);
 	return err;
 }
 

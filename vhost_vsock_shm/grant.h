@@ -6,8 +6,9 @@
  * A grant is created by the first GPA_LIST chunk of a region, filled chunk
  * by chunk in the vhost worker, complete after the last one, and revoked
  * when the guest frees the region, the connection ends or the device goes
- * away. Revocation zaps every mapping of the grant before the pages are
- * unpinned; later accesses to the mapping get SIGBUS.
+ * away (enum vshm_revoke_reason says which). Revocation zaps every mapping
+ * of the grant before the pages are unpinned; later accesses to the
+ * mapping get SIGBUS. Then the grant's watchers are told, with the reason.
  */
 #ifndef _VHOST_VSOCK_SHM_GRANT_H
 #define _VHOST_VSOCK_SHM_GRANT_H
@@ -18,6 +19,8 @@
 #include <linux/mutex.h>
 #include <linux/types.h>
 
+#include "uapi/vsock_shm.h"
+
 struct seq_file;
 struct sock;
 struct socket;
@@ -25,6 +28,7 @@ struct vsock_shm_conn;
 struct vsock_shm_dev;
 struct vsock_shm_pkt;
 struct vsock_shm_watch;
+struct vsock_shm_grant_watcher;
 
 /* Grant ids are 1..2^31-1; each owns 2 GiB of mapper file offsets. */
 #define VSOCK_SHM_GRANT_ID_MAX		0x7fffffffU
@@ -56,12 +60,19 @@ struct vsock_shm_grant {
 	/* Under vsock_shm_dev.lock: */
 	struct list_head conn_node;
 
-	/* Under @lock: */
+	/*
+	 * Under @lock. The watchers' callbacks run under it too: it nests
+	 * outside every lock a callback takes (the mapper file's event
+	 * spinlock and waitqueue lock), never inside.
+	 */
 	struct mutex lock;
 	enum vsock_shm_grant_state state;
 	u32 filled;			/* pages pinned so far */
 	u32 nr_runs;			/* host-contiguous runs, when complete */
 	u64 pin_ns;
+	u32 reason;			/* enum vshm_revoke_reason, once revoked */
+	bool told;			/* the watchers were told */
+	struct list_head watchers;	/* vsock_shm_grant_watcher.node */
 
 	/* Filled by the vhost worker, emptied at revocation: */
 	struct list_head runs;		/* struct vsock_shm_run (pin.h) */
@@ -90,7 +101,7 @@ struct vsock_shm_span {
 int vsock_shm_grant_chunk(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
 			  struct vsock_shm_pkt *pkt, u32 *grant_id, u32 *detail);
 int vsock_shm_grant_free(struct vsock_shm_dev *sd, struct vsock_shm_conn *c,
-			 u32 region);
+			 u32 region, u32 reason);
 
 /* Says whether a span still translates to its VMM address. */
 typedef bool (*vsock_shm_span_check_t)(void *arg,
@@ -98,13 +109,14 @@ typedef bool (*vsock_shm_span_check_t)(void *arg,
 u32 vsock_shm_grants_recheck(struct vsock_shm_dev *sd,
 			     vsock_shm_span_check_t check, void *arg,
 			     struct list_head *dead);
-void vsock_shm_grants_revoke(struct vsock_shm_dev *sd, struct list_head *dead);
+void vsock_shm_grants_revoke(struct vsock_shm_dev *sd, struct list_head *dead,
+			     u32 reason);
 /* Revokes grants whose pages the VMM no longer maps; returns how many. */
 u32 vsock_shm_grants_recheck_watches(struct vsock_shm_dev *sd);
 /* Called on each span of a grant after it was revoked. */
 typedef void (*vsock_shm_span_fn_t)(void *arg,
 				    const struct vsock_shm_span *span);
-u32 vsock_shm_grants_revoke_all(struct vsock_shm_dev *sd,
+u32 vsock_shm_grants_revoke_all(struct vsock_shm_dev *sd, u32 reason,
 				vsock_shm_span_fn_t done, void *arg);
 
 /* For the mapper module. */
@@ -114,6 +126,36 @@ struct vsock_shm_grant *vsock_shm_grant_get_for_sock(u32 id,
 void vsock_shm_grant_put(struct vsock_shm_grant *g);
 int vsock_shm_grant_mmap(struct vsock_shm_grant *g, struct vm_area_struct *vma,
 			 unsigned long first_page);
+
+/*
+ * Who wants to hear of a grant's revocation (the mapper, one per grant a
+ * file is authorized for), embedded in the watcher's own object.
+ *
+ * @revoked is called exactly once per vsock_shm_grant_watch(), with the
+ * enum vshm_revoke_reason: when the grant's revocation is done (every
+ * mapping zapped, the pages unpinned), or from vsock_shm_grant_watch()
+ * itself if that already happened. Never after vsock_shm_grant_unwatch()
+ * returned. It runs under the grant's lock, in process context: it must
+ * not sleep, and may take only locks that nest inside the grant's (a
+ * spinlock, a waitqueue's), never a grant's lock.
+ */
+typedef void (*vsock_shm_revoked_fn_t)(struct vsock_shm_grant_watcher *w,
+				       u32 reason);
+
+struct vsock_shm_grant_watcher {
+	struct list_head node;		/* in vsock_shm_grant.watchers, under
+					 * the grant's lock; empty when not
+					 * on any
+					 */
+	vsock_shm_revoked_fn_t revoked;
+};
+
+void vsock_shm_grant_watcher_init(struct vsock_shm_grant_watcher *w,
+				  vsock_shm_revoked_fn_t revoked);
+void vsock_shm_grant_watch(struct vsock_shm_grant *g,
+			   struct vsock_shm_grant_watcher *w);
+void vsock_shm_grant_unwatch(struct vsock_shm_grant *g,
+			     struct vsock_shm_grant_watcher *w);
 
 void vsock_shm_grants_show(struct seq_file *m);
 int vsock_shm_grants_init(void);

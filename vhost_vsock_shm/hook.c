@@ -142,7 +142,8 @@ static void pkt_refuse(struct vsock_shm_pkt *pkt, struct sk_buff *skb,
 			    detail == VSHM_NO_INDEX ? -1 : (int)detail);
 	/* A refused chunk ends its region (but not another region's id). */
 	if (c && pkt->ctx.region && code != VSHM_E_EXISTS)
-		vsock_shm_grant_free(sd, c, pkt->ctx.region);
+		vsock_shm_grant_free(sd, c, pkt->ctx.region,
+				     VSHM_REVOKE_REFUSED);
 }
 
 /*
@@ -331,7 +332,8 @@ void vsock_shm_guest_pkt(struct vsock_shm_dev *sd, u32 guest_cid,
 	case VSHM_MSG_FREE:
 		/* Revoke before the server even reads the FREE. */
 		if (!ctx->msg_status && c &&
-		    !vsock_shm_grant_free(sd, c, ctx->region))
+		    !vsock_shm_grant_free(sd, c, ctx->region,
+					  VSHM_REVOKE_FREED))
 			vsock_shm_stat_inc(VSOCK_SHM_STAT_FREES);
 		break;
 	}

@@ -79,7 +79,7 @@ static void memmap_recheck(struct vhost_work *work)
 				    g->region);
 		revoked++;
 	}
-	vsock_shm_grants_revoke(sd, &dead);
+	vsock_shm_grants_revoke(sd, &dead, VSHM_REVOKE_MEMMAP);
 	mutex_unlock(&vq->mutex);
 
 	vsock_shm_stat_add(VSOCK_SHM_STAT_GRANTS_RECHECKED, checked);

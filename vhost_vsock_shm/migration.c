@@ -107,7 +107,8 @@ static void migration_log_started(struct vhost_work *work)
 	mutex_lock(&vq->mutex);
 	log.base = vq->log_base;
 	log.umem = vq->umem;
-	revoked = vsock_shm_grants_revoke_all(sd, span_log, &log);
+	revoked = vsock_shm_grants_revoke_all(sd, VSHM_REVOKE_MIGRATION,
+					      span_log, &log);
 	if (log.pages && vq->log_ctx)
 		vsock_shm_eventfd_signal(vq->log_ctx);
 	mutex_unlock(&vq->mutex);

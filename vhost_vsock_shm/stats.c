@@ -44,6 +44,16 @@ static const char * const vsock_shm_stat_names[VSOCK_SHM_STAT_NR] = {
 	[VSOCK_SHM_STAT_GRANTS_REVOKED_MEMORY] = "grants_revoked_memory",
 };
 
+/* "revoked_<name>" lines, per enum vshm_revoke_reason. */
+static const char * const vsock_shm_reason_names[VSOCK_SHM_NR_REASONS] = {
+	[VSHM_REVOKE_FREED]	= "freed",
+	[VSHM_REVOKE_CLOSED]	= "closed",
+	[VSHM_REVOKE_DEVICE]	= "device",
+	[VSHM_REVOKE_MEMMAP]	= "memmap",
+	[VSHM_REVOKE_MIGRATION]	= "migration",
+	[VSHM_REVOKE_REFUSED]	= "refused",
+};
+
 /* debugfs directory; created at init, removed at exit. */
 static struct dentry *vsock_shm_debugfs;
 
@@ -76,7 +86,10 @@ static u64 sum_at(size_t off)
 #define STAT_OFF(field, i) \
 	(offsetof(struct vsock_shm_stats, field) + (i) * sizeof(u64))
 
-/* "name value" lines; refusals as "refused_<VSHM_E_...> value". */
+/*
+ * "name value" lines; refusals as "refused_<VSHM_E_...> value",
+ * revocations per reason as "revoked_<reason> value".
+ */
 static int vsock_shm_stats_show(struct seq_file *m, void *v)
 {
 	u32 code;
@@ -88,6 +101,9 @@ static int vsock_shm_stats_show(struct seq_file *m, void *v)
 	for (code = 1; code < VSOCK_SHM_NR_CODES; code++)
 		seq_printf(m, "refused_%s %llu\n", vshm_err_name(code),
 			   sum_at(STAT_OFF(refused, code)));
+	for (code = 1; code < VSOCK_SHM_NR_REASONS; code++)
+		seq_printf(m, "revoked_%s %llu\n", vsock_shm_reason_names[code],
+			   sum_at(STAT_OFF(revoked, code)));
 	/* Per policy tag, only tags that gave a verdict. */
 	for (code = 0; code < VSOCK_SHM_NR_TAGS; code++) {
 		u64 t = sum_at(STAT_OFF(tag_translated, code));

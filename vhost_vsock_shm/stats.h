@@ -40,12 +40,16 @@ enum vsock_shm_stat {
 /* Refusals are also counted per enum vshm_err code. */
 #define VSOCK_SHM_NR_CODES	(VSHM_E_MAX + 1)
 
+/* Revocations are also counted per enum vshm_revoke_reason. */
+#define VSOCK_SHM_NR_REASONS	(VSHM_REVOKE_MAX + 1)
+
 /* Verdicts are also counted per policy tag (vsock_shm_pkt_ctx.policy). */
 #define VSOCK_SHM_NR_TAGS	256
 
 struct vsock_shm_stats {
 	u64 v[VSOCK_SHM_STAT_NR];
 	u64 refused[VSOCK_SHM_NR_CODES];
+	u64 revoked[VSOCK_SHM_NR_REASONS];
 	u64 tag_translated[VSOCK_SHM_NR_TAGS];
 	u64 tag_refused[VSOCK_SHM_NR_TAGS];
 };
@@ -68,6 +72,13 @@ static inline void vsock_shm_stat_refused(u32 code)
 	vsock_shm_stat_inc(VSOCK_SHM_STAT_LISTS_REFUSED);
 	if (code < VSOCK_SHM_NR_CODES)
 		this_cpu_inc(vsock_shm_stats->refused[code]);
+}
+
+/* A grant was revoked for @reason (enum vshm_revoke_reason). */
+static inline void vsock_shm_stat_revoked(u32 reason)
+{
+	if (reason < VSOCK_SHM_NR_REASONS)
+		this_cpu_inc(vsock_shm_stats->revoked[reason]);
 }
 
 /* A verdict of policy @tag was carried out. */
