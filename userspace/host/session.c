@@ -18,6 +18,7 @@ struct vshm_session {
 	struct vshm_session_cfg cfg;
 	struct sregion *regions;
 	struct vshm_session_stats stats;
+	uint64_t features;		/* agreed: HELLO_OK sent */
 };
 
 struct vshm_session *vshm_session_new(const struct vshm_session_cfg *cfg)
@@ -57,6 +58,11 @@ void vshm_session_stats(const struct vshm_session *s,
 			struct vshm_session_stats *st)
 {
 	*st = s->stats;
+}
+
+uint64_t vshm_session_features(const struct vshm_session *s)
+{
+	return s ? s->features : 0;
 }
 
 static void unlink_region(struct vshm_session *s, struct sregion *r)
@@ -186,6 +192,15 @@ static bool is_list_type(uint8_t type)
 	       type == VSHM_MSG_REFUSED;
 }
 
+/* A NOTIFY the session cannot use: no answer, counted. */
+static void drop_notify(struct vshm_session *s, struct vshm_session_out *out)
+{
+	out->reply_len = 0;
+	out->reply_type = 0;
+	out->actions |= VSHM_SESS_DROPPED;
+	s->stats.notifies_dropped++;
+}
+
 /*
  * A message that failed decoding with code rc. Header-level failures
  * (TRUNC, MAGIC, VERSION) and region 0 concern the connection.
@@ -198,6 +213,12 @@ static void on_malformed(struct vshm_session *s, const struct vshm_msg *m,
 	uint32_t region = conn ? 0 : m->region;
 	uint8_t orig = rc == VSHM_E_TRUNC ? 0 : m->type;
 
+	/* A NOTIFY is never answered, even malformed (its header is fine). */
+	if (m->type == VSHM_MSG_NOTIFY && rc != VSHM_E_TRUNC &&
+	    rc != VSHM_E_MAGIC && rc != VSHM_E_VERSION) {
+		drop_notify(s, out);
+		return;
+	}
 	if (region && is_list_type(m->type)) {
 		list_error(s, out, region, (uint32_t)rc, m->bad_index);
 		return;
@@ -210,6 +231,12 @@ static void on_alloc(struct vshm_session *s, const struct vshm_msg *m,
 {
 	struct sregion *r;
 
+	/* The 48-byte form exists only once VSHM_FEAT_COOKIE was agreed. */
+	if (m->alloc.has_cookie && !(s->features & VSHM_FEAT_COOKIE)) {
+		reply_error(s, out, m->region, VSHM_E_LEN, VSHM_NO_INDEX,
+			    VSHM_MSG_ALLOC);
+		return;
+	}
 	if (find(s, m->region)) {
 		reply_error(s, out, m->region, VSHM_E_EXISTS, VSHM_NO_INDEX,
 			    VSHM_MSG_ALLOC);
@@ -229,6 +256,9 @@ static void on_alloc(struct vshm_session *s, const struct vshm_msg *m,
 	}
 	r->pub.id = m->region;
 	r->pub.peer_cid = s->cfg.peer_cid;
+	r->pub.peer_port = s->cfg.peer_port;
+	r->pub.conn_id = s->cfg.conn_id;
+	r->pub.cookie = m->alloc.cookie;
 	r->pub.state = VSHM_SR_UPLOADING;
 	r->pub.size = m->alloc.size;
 	r->pub.page_size = m->alloc.page_size;
@@ -367,10 +397,60 @@ static void on_free(struct vshm_session *s, const struct vshm_msg *m,
 	reply_hdr(out, VSHM_MSG_FREED, m->region);
 }
 
+/*
+ * HELLO: only as the connection's first message (first), answered with
+ * the features both sides have; later, ERROR(VSHM_E_ORDER).
+ */
+static void on_hello(struct vshm_session *s, const struct vshm_msg *m,
+		     bool first, struct vshm_session_out *out)
+{
+	uint64_t agreed = m->hello.features & s->cfg.features &
+			  VSHM_FEAT_MASK;
+	ssize_t n;
+
+	if (!first) {
+		reply_error(s, out, m->region, VSHM_E_ORDER, VSHM_NO_INDEX,
+			    VSHM_MSG_HELLO);
+		return;
+	}
+	n = vshm_encode_hello_ok(out->reply, sizeof(out->reply), m->region,
+				 agreed);
+	out->reply_len = n > 0 ? (size_t)n : 0;
+	out->reply_type = VSHM_MSG_HELLO_OK;
+	out->actions |= VSHM_SESS_HELLO;
+	s->features = agreed;
+}
+
+/* NOTIFY: to the application for a mapped region, else dropped. */
+static void on_notify(struct vshm_session *s, const struct vshm_msg *m,
+		      struct vshm_session_out *out)
+{
+	struct sregion *r = find(s, m->region);
+
+	if (!(s->features & VSHM_FEAT_NOTIFY) || !r ||
+	    r->pub.state != VSHM_SR_MAPPED || !r->pub.ptr ||
+	    !s->cfg.on_notify) {
+		drop_notify(s, out);
+		return;
+	}
+	out->reply_len = 0;
+	out->reply_type = 0;
+	out->actions |= VSHM_SESS_NOTIFY;
+	out->region = r->pub;
+	s->stats.notifies++;
+	s->cfg.on_notify(s->cfg.arg, &r->pub, m->notify.bits);
+}
+
 static void dispatch(struct vshm_session *s, const struct vshm_msg *m,
-		     struct vshm_session_out *out)
+		     bool first, struct vshm_session_out *out)
 {
 	switch (m->type) {
+	case VSHM_MSG_HELLO:
+		on_hello(s, m, first, out);
+		break;
+	case VSHM_MSG_NOTIFY:
+		on_notify(s, m, out);
+		break;
 	case VSHM_MSG_ALLOC:
 		on_alloc(s, m, out);
 		break;
@@ -400,19 +480,67 @@ int vshm_session_feed(struct vshm_session *s, const void *msg, size_t len,
 		      struct vshm_session_out *out)
 {
 	struct vshm_msg m;
+	bool first;
 	int rc;
 
 	if (!s || !msg || !out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	s->stats.msgs++;
+	first = !s->stats.msgs++;
 
 	rc = vshm_decode(msg, len, &m);
 	if (rc)
 		on_malformed(s, &m, rc, out);
 	else
-		dispatch(s, &m, out);
+		dispatch(s, &m, first, out);
 	return 0;
+}
+
+/* Reasons the guest learns of only through REVOKED. */
+static bool guest_cannot_know(uint32_t reason)
+{
+	return reason != VSHM_REVOKE_FREED && reason != VSHM_REVOKE_CLOSED &&
+	       reason != VSHM_REVOKE_REFUSED;
+}
+
+int vshm_session_revoke(struct vshm_session *s, uint64_t grant,
+			uint32_t reason, struct vshm_session_out *out)
+{
+	struct sregion *r;
+	ssize_t n;
+	int ret;
+
+	if (!s || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (!grant)
+		return 0;
+	for (r = s->regions; r; r = r->next)
+		if (r->pub.state == VSHM_SR_MAPPED && r->pub.ptr &&
+		    r->pub.grant == grant)
+			break;
+	if (!r)
+		return 0;
+	if (s->cfg.on_revoked)
+		s->cfg.on_revoked(s->cfg.arg, &r->pub,
+				  (enum vshm_revoke_reason)reason);
+	ret = unmap_region(s, r);
+	if (ret)
+		out->unmap_err = ret;
+	r->pub.revoked = reason ? reason : VSHM_REVOKE_DEVICE;
+	s->stats.revoked++;
+	out->actions |= VSHM_SESS_REVOKED;
+	out->region = r->pub;
+	if ((s->features & VSHM_FEAT_REVOKED) && reason &&
+	    guest_cannot_know(reason)) {
+		n = vshm_encode_revoked(out->reply, sizeof(out->reply),
+					r->pub.id, grant, reason);
+		if (n > 0) {
+			out->reply_len = (size_t)n;
+			out->reply_type = VSHM_MSG_REVOKED;
+		}
+	}
+	return 1;
 }
 
 unsigned int vshm_session_end(struct vshm_session *s,

@@ -15,6 +15,17 @@
  * A region ends when the guest frees it (FREE) or when its connection ends
  * (vshm_session_end()), whatever its state; a FAILED region has not ended.
  * Every region that ends is reported exactly once, through on_ended.
+ *
+ * Features (docs/protocol.md, section 12): a HELLO as the connection's
+ * first message is answered HELLO_OK with the features offered that
+ * cfg->features has; a later HELLO is answered ERROR(VSHM_E_ORDER) and
+ * changes nothing. Until HELLO_OK the connection has no feature. A NOTIFY
+ * is never answered: delivered (on_notify) for a mapped region of a
+ * connection that agreed VSHM_FEAT_NOTIFY, dropped otherwise, also when
+ * malformed (unless its header is: then it is a connection-level error).
+ * A mapped region whose grant the mapper reports revoked
+ * (vshm_session_revoke()) is reported (on_revoked), unmapped, and stays
+ * live (state MAPPED, ptr NULL, revoked set) until FREE or the end.
  */
 #ifndef VSHM_SESSION_H
 #define VSHM_SESSION_H
@@ -63,13 +74,18 @@ struct vshm_mapper_ops {
 struct vshm_session_cfg {
 	int sock_fd;			/* passed to ops->map */
 	uint32_t peer_cid;		/* for the application, in regions */
+	uint32_t peer_port;		/* same */
+	uint64_t conn_id;		/* same */
+	uint64_t features;		/* VSHM_FEAT_* this host supports */
 	uint64_t max_region_size;	/* bytes; 0: no limit */
 	uint32_t max_regions;		/* live regions; 0: no limit */
 	const struct vshm_mapper_ops *ops;
 	void *ops_ctx;
 	vshm_on_mapped_fn on_mapped;	/* may be NULL */
 	vshm_on_ended_fn on_ended;	/* may be NULL: never held */
-	void *arg;			/* for on_mapped and on_ended */
+	vshm_on_revoked_fn on_revoked;	/* may be NULL */
+	vshm_on_notify_fn on_notify;	/* may be NULL: NOTIFYs dropped */
+	void *arg;			/* for every callback */
 };
 
 /* out->actions */
@@ -77,14 +93,22 @@ struct vshm_session_cfg {
 #define VSHM_SESS_MAPPED	0x2	/* out->region: just mapped */
 #define VSHM_SESS_FREED		0x4	/* out->region: freed (FREED sent) */
 #define VSHM_SESS_FAILED	0x8	/* out->region: moved to FAILED */
+#define VSHM_SESS_HELLO		0x10	/* features agreed (HELLO_OK) */
+#define VSHM_SESS_NOTIFY	0x20	/* out->region: NOTIFY delivered */
+#define VSHM_SESS_DROPPED	0x40	/* a NOTIFY dropped (no reply) */
+#define VSHM_SESS_REVOKED	0x80	/* out->region: revoked, unmapped */
 
 #define VSHM_SESS_REPLY_MAX	32
 
 struct vshm_session_out {
 	uint8_t reply[VSHM_SESS_REPLY_MAX];
-	size_t reply_len;		/* always > 0 after a feed */
+	/*
+	 * > 0 after a feed, except for a NOTIFY (never answered): 0. After
+	 * vshm_session_revoke(): the REVOKED to send, or 0.
+	 */
+	size_t reply_len;
 	unsigned int actions;
-	uint8_t reply_type;		/* VSHM_MSG_* of the reply */
+	uint8_t reply_type;		/* VSHM_MSG_* of the reply, or 0 */
 	uint32_t code;			/* ERROR: its code, else 0 */
 	/*
 	 * Snapshot of the region concerned (valid with MAPPED, FREED or
@@ -102,6 +126,9 @@ struct vshm_session_stats {
 	uint64_t mapped;
 	uint64_t freed;
 	uint32_t live;			/* regions in any state */
+	uint64_t notifies;		/* NOTIFYs delivered (on_notify) */
+	uint64_t notifies_dropped;	/* NOTIFYs dropped */
+	uint64_t revoked;		/* regions revoked (on_revoked) */
 };
 
 struct vshm_session;
@@ -117,6 +144,25 @@ struct vshm_session *vshm_session_new(const struct vshm_session_cfg *cfg);
  */
 int vshm_session_feed(struct vshm_session *s, const void *msg, size_t len,
 		      struct vshm_session_out *out);
+
+/*
+ * The mapper reported grant revoked, for reason (enum vshm_revoke_reason).
+ * If a region of s is mapped with that grant (and not revoked already):
+ * on_revoked runs (r->ptr still the dead mapping), then the region is
+ * unmapped (ops->unmap: with ops->release, the range stays reserved until
+ * the region ends), r->ptr becomes NULL and r->revoked the reason; out
+ * gets VSHM_SESS_REVOKED, the region, unmap_err, and as its reply the
+ * REVOKED to send if the guest agreed VSHM_FEAT_REVOKED and cannot know
+ * the reason by itself (DEVICE, MEMMAP, MIGRATION, or a reason this
+ * version does not know), else reply_len 0. Returns 1 then, 0 if no
+ * region of s took it (out: reply_len 0, no action), -EINVAL for NULL
+ * arguments.
+ */
+int vshm_session_revoke(struct vshm_session *s, uint64_t grant,
+			uint32_t reason, struct vshm_session_out *out);
+
+/* The features agreed (HELLO_OK sent), 0 before or without. */
+uint64_t vshm_session_features(const struct vshm_session *s);
 
 /* The region id, or NULL. The pointer is valid until the next feed. */
 const struct vshm_session_region *

@@ -3,9 +3,10 @@
  * vsock-shm host server library. See <vsock-shm/server.h> (the API) and
  * vshm_server.h (what only the tests use).
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -22,10 +24,17 @@
 
 #include "vshm_server.h"
 
+/*
+ * A connection slot. fd, id and features change under the server's lock
+ * (vshm_server_notify() reads them from any thread); the rest is the
+ * server thread's.
+ */
 struct conn {
 	int fd;				/* -1: free slot */
 	uint32_t cid;
 	uint32_t port;
+	uint64_t id;			/* unique, never reused */
+	uint64_t features;		/* agreed (HELLO_OK sent) */
 	struct vshm_session *sess;
 	struct vshm_server *srv;
 };
@@ -42,23 +51,55 @@ struct range {
 	void *addr;
 	size_t size;
 	enum range_state state;
+	uint64_t grant;
+	/* Set once MAPPED went out: vshm_server_notify() may ring it. */
+	bool announced;
+	uint64_t conn_id;
+	uint32_t region;
 	struct range *next;
 };
+
+/* What an epoll event is about (epoll_event.data.u64). */
+#define TAG_LISTEN	0
+#define TAG_EVENTS	1
+#define TAG_CONN	2		/* + the slot's index */
 
 struct vshm_server {
 	struct vshm_server_cfg cfg;
 	int listen_fd;
 	int mapper_fd;
+	int epfd;			/* listener, connections, events */
+	int events_fd;			/* revocation events: mapper_fd */
+	bool events_on;			/* events_fd is watched */
 	struct conn *conns;		/* cfg.max_conns slots */
-	struct pollfd *pfds;		/* 1 + cfg.max_conns */
-	struct conn **pmap;		/* pfds[i] is pmap[i]'s socket */
 	uint8_t *buf;			/* VSHM_MAX_MSG + 1 */
+	uint64_t next_conn_id;
 	volatile sig_atomic_t stop;
-	struct vshm_server_stats st;	/* regions_held: under lock */
-	/* ranges, st.regions_held: vshm_server_release() is thread-safe */
+	/* regions_held, notifies_out: under lock */
+	struct vshm_server_stats st;
+	/*
+	 * ranges, st.regions_held, st.notifies_out, and each conn's fd, id
+	 * and features: vshm_server_release() and vshm_server_notify() may
+	 * run in any thread. Never held while a callback runs.
+	 */
 	pthread_mutex_t lock;
 	struct range *ranges;
 };
+
+/*
+ * 0.2 added fields in the place of reserved entries: the structures keep
+ * their size (the offsets of the older fields do not depend on what
+ * follows them; test_server.c checks them against the 0.1 layout).
+ */
+static_assert(sizeof(struct vshm_server_cfg) ==
+	      offsetof(struct vshm_server_cfg, on_revoked) +
+	      8 * sizeof(uint64_t), "vshm_server_cfg changed size");
+static_assert(offsetof(struct vshm_server_cfg, reserved) ==
+	      offsetof(struct vshm_server_cfg, on_revoked) +
+	      4 * sizeof(uint64_t), "vshm_server_cfg: a union is not 8 bytes");
+static_assert(sizeof(struct vshm_server_stats) ==
+	      offsetof(struct vshm_server_stats, revocations) +
+	      8 * sizeof(uint64_t), "vshm_server_stats changed size");
 
 static const struct vshm_mapper_ops mapper_ops;
 
@@ -142,6 +183,7 @@ static int mapper_map(void *ctx, uint64_t grant, int sock_fd, void **ptr,
 	rg->addr = p;
 	rg->size = req.size;
 	rg->state = RANGE_MAPPED;
+	rg->grant = grant;
 	pthread_mutex_lock(&s->lock);
 	rg->next = s->ranges;
 	s->ranges = rg;
@@ -311,7 +353,9 @@ static int open_listener(struct vshm_server *s)
 
 static int open_mapper(struct vshm_server *s)
 {
-	s->mapper_fd = open(s->cfg.mapper_path, O_RDWR | O_CLOEXEC);
+	/* Non-blocking: its revocation events are read until EAGAIN. */
+	s->mapper_fd = open(s->cfg.mapper_path, O_RDWR | O_CLOEXEC |
+			    O_NONBLOCK);
 	if (s->mapper_fd < 0) {
 		int err = errno;
 
@@ -320,7 +364,33 @@ static int open_mapper(struct vshm_server *s)
 		     " (is the vsock_shm_mapper module loaded?)" : "");
 		return -err;
 	}
+	s->events_fd = s->mapper_fd;
 	return 0;
+}
+
+static int epoll_add(struct vshm_server *s, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+/*
+ * Watches the revocation events of events_fd. A mapper that cannot be
+ * polled (a module older than the events, or a test's /dev/zero) has none:
+ * revocations are then seen through SIGBUS only.
+ */
+static void watch_events(struct vshm_server *s)
+{
+	int ret = epoll_add(s, s->events_fd, TAG_EVENTS);
+
+	s->events_on = !ret;
+	if (ret == -EPERM)
+		srv_log(s, "%s gives no revocation events (older module?): revocations show as SIGBUS only",
+			s->cfg.mapper_path);
+	else if (ret)
+		srv_log(s, "cannot watch %s: %s", s->cfg.mapper_path,
+			strerror(-ret));
 }
 
 static void cfg_defaults(struct vshm_server_cfg *c)
@@ -351,17 +421,32 @@ static struct vshm_server *server_alloc(const struct vshm_server_cfg *cfg)
 	cfg_defaults(&s->cfg);
 	s->listen_fd = -1;
 	s->mapper_fd = -1;
+	s->events_fd = -1;
+	s->next_conn_id = 1;
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->conns = calloc(s->cfg.max_conns, sizeof(*s->conns));
-	s->pfds = calloc(s->cfg.max_conns + 1, sizeof(*s->pfds));
-	s->pmap = calloc(s->cfg.max_conns + 1, sizeof(*s->pmap));
 	s->buf = malloc(VSHM_MAX_MSG + 1);
-	if (!s->conns || !s->pfds || !s->pmap || !s->buf) {
+	if (s->epfd < 0 || !s->conns || !s->buf) {
 		vshm_server_free(s);
 		return NULL;
 	}
 	for (i = 0; i < s->cfg.max_conns; i++)
 		s->conns[i].fd = -1;
 	return s;
+}
+
+/* The listener joins the epoll set, non-blocking: accept never waits. */
+static int watch_listener(struct vshm_server *s)
+{
+	int fl = fcntl(s->listen_fd, F_GETFL);
+	int ret;
+
+	if (fl < 0 || fcntl(s->listen_fd, F_SETFL, fl | O_NONBLOCK))
+		return -errno;
+	ret = epoll_add(s, s->listen_fd, TAG_LISTEN);
+	if (ret)
+		srv_log(s, "epoll: %s", strerror(-ret));
+	return ret;
 }
 
 static struct vshm_server *server_new(const struct vshm_server_cfg *cfg,
@@ -380,11 +465,14 @@ static struct vshm_server *server_new(const struct vshm_server_cfg *cfg,
 	ret = open_mapper(s);
 	if (!ret && listen_fd < 0)
 		ret = open_listener(s);
+	if (!ret)
+		ret = watch_listener(s);
 	if (ret) {
 		vshm_server_free(s);
 		errno = -ret;
 		return NULL;
 	}
+	watch_events(s);
 	return s;
 }
 
@@ -420,7 +508,30 @@ struct vshm_server *vshm_server_new_on_fd(const struct vshm_server_cfg *cfg,
 	return server_new(cfg, listen_fd);
 }
 
+int vshm_server_set_events_fd(struct vshm_server *s, int fd)
+{
+	if (!s || fd < 0)
+		return -EINVAL;
+	if (s->events_on)
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->events_fd, NULL);
+	if (s->events_fd >= 0 && s->events_fd != s->mapper_fd)
+		close(s->events_fd);
+	s->events_fd = fd;
+	s->events_on = false;
+	watch_events(s);
+	return s->events_on ? 0 : -EPERM;
+}
+
 /* Connections */
+
+static void conn_info(const struct conn *c, struct vshm_conn_info *ci)
+{
+	memset(ci, 0, sizeof(*ci));
+	ci->id = c->id;
+	ci->peer_cid = c->cid;
+	ci->peer_port = c->port;
+	ci->features = c->features;
+}
 
 static int srv_on_mapped(void *arg, const struct vshm_session_region *r)
 {
@@ -446,23 +557,54 @@ static int srv_on_ended(void *arg, const struct vshm_session_region *r,
 	return hold && r->addr && hold_range(s, r->addr) ? VSHM_HOLD : 0;
 }
 
+static void srv_on_revoked(void *arg, const struct vshm_session_region *r,
+			   enum vshm_revoke_reason reason)
+{
+	struct vshm_server *s = ((struct conn *)arg)->srv;
+
+	if (s->cfg.on_revoked)
+		s->cfg.on_revoked(s->cfg.arg, r, reason);
+}
+
+static void srv_on_notify(void *arg, const struct vshm_session_region *r,
+			  uint32_t bits)
+{
+	struct vshm_server *s = ((struct conn *)arg)->srv;
+
+	s->cfg.on_notify(s->cfg.arg, r, bits);
+}
+
+static void drain_events(struct vshm_server *s);
+
 /* Ends the connection: every region left is reported with reason. */
 static void conn_close(struct vshm_server *s, struct conn *c,
 		       enum vshm_end_reason reason, const char *why)
 {
 	unsigned int errs = 0, n;
+	struct vshm_conn_info ci;
+	int fd = c->fd;
 
+	/* The guest's close revoked its grants: on_revoked comes first. */
+	if (reason == VSHM_END_CLOSED || reason == VSHM_END_RESET)
+		drain_events(s);
 	n = vshm_session_end(c->sess, reason, &errs);
 	s->st.regions_dropped += n;
 	s->st.unmap_errors += errs;
-	srv_log(s, "cid %u port %u: connection closed (%s), %u live region%s dropped%s",
-	     c->cid, c->port, why, n, n == 1 ? "" : "s",
-	     errs ? ", some unmaps failed" : "");
+	srv_log(s, "cid %u port %u conn %llu: connection closed (%s), %u live region%s dropped%s",
+	     c->cid, c->port, (unsigned long long)c->id, why, n,
+	     n == 1 ? "" : "s", errs ? ", some unmaps failed" : "");
 	vshm_session_free(c->sess);
-	close(c->fd);
-	c->fd = -1;
 	c->sess = NULL;
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+	pthread_mutex_lock(&s->lock);
+	close(fd);
+	c->fd = -1;
+	pthread_mutex_unlock(&s->lock);
 	s->st.conns_open--;
+	if (s->cfg.on_disconnect) {
+		conn_info(c, &ci);
+		s->cfg.on_disconnect(s->cfg.arg, &ci, reason);
+	}
 }
 
 static struct conn *free_slot(struct vshm_server *s)
@@ -476,17 +618,23 @@ static struct conn *free_slot(struct vshm_server *s)
 }
 
 static int conn_open(struct vshm_server *s, struct conn *c, int fd,
-		     const struct sockaddr_vm *sa)
+		     const struct sockaddr_vm *sa, uint64_t id)
 {
 	struct vshm_session_cfg sc = {
 		.sock_fd = fd,
 		.peer_cid = sa->svm_cid,
+		.peer_port = sa->svm_port,
+		.conn_id = id,
+		.features = VSHM_FEAT_REVOKED | VSHM_FEAT_COOKIE |
+			    VSHM_FEAT_NOTIFY,
 		.max_region_size = s->cfg.max_region_size,
 		.max_regions = s->cfg.max_regions,
 		.ops = &mapper_ops,
 		.ops_ctx = s,
 		.on_mapped = srv_on_mapped,
 		.on_ended = srv_on_ended,
+		.on_revoked = srv_on_revoked,
+		.on_notify = s->cfg.on_notify ? srv_on_notify : NULL,
 		.arg = c,
 	};
 	int ret = set_buffer_size(fd, s->cfg.sock_buf);
@@ -500,9 +648,20 @@ static int conn_open(struct vshm_server *s, struct conn *c, int fd,
 	c->sess = vshm_session_new(&sc);
 	if (!c->sess)
 		return -errno;
-	c->fd = fd;
+	ret = epoll_add(s, fd, TAG_CONN + (uint64_t)(c - s->conns));
+	if (ret) {
+		srv_log(s, "cid %u: epoll: %s", sa->svm_cid, strerror(-ret));
+		vshm_session_free(c->sess);
+		c->sess = NULL;
+		return ret;
+	}
 	c->cid = sa->svm_cid;
 	c->port = sa->svm_port;
+	pthread_mutex_lock(&s->lock);
+	c->fd = fd;
+	c->id = id;
+	c->features = 0;
+	pthread_mutex_unlock(&s->lock);
 	s->st.conns_open++;
 	return 0;
 }
@@ -516,12 +675,25 @@ static void peer_addr(const struct sockaddr_storage *ss,
 		memcpy(sa, ss, sizeof(*sa));
 }
 
+/* on_connect: 0 to serve the connection. */
+static int ask_on_connect(struct vshm_server *s, const struct sockaddr_vm *sa,
+			  uint64_t id)
+{
+	struct vshm_conn_info ci = {
+		.id = id, .peer_cid = sa->svm_cid, .peer_port = sa->svm_port,
+	};
+
+	return s->cfg.on_connect ? s->cfg.on_connect(s->cfg.arg, &ci) : 0;
+}
+
 static void accept_one(struct vshm_server *s)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	struct sockaddr_vm sa;
+	const char *why = NULL;
 	struct conn *c;
+	uint64_t id;
 	int fd;
 
 	memset(&ss, 0, sizeof(ss));
@@ -533,16 +705,24 @@ static void accept_one(struct vshm_server *s)
 		return;
 	}
 	peer_addr(&ss, &sa);
+	id = s->next_conn_id++;
 	c = free_slot(s);
-	if (!c || conn_open(s, c, fd, &sa)) {
+	if (!c)
+		why = "too many connections";
+	else if (ask_on_connect(s, &sa, id))
+		why = "on_connect said no";
+	else if (conn_open(s, c, fd, &sa, id))
+		why = "cannot set it up";
+	if (why) {
 		s->st.conns_refused++;
-		srv_log(s, "cid %u: connection refused: %s", sa.svm_cid,
-		     c ? "cannot set it up" : "too many connections");
+		srv_log(s, "cid %u port %u: connection refused: %s",
+			sa.svm_cid, sa.svm_port, why);
 		close(fd);
 		return;
 	}
 	s->st.conns_accepted++;
-	srv_log(s, "cid %u port %u: connected", c->cid, c->port);
+	srv_log(s, "cid %u port %u conn %llu: connected", c->cid, c->port,
+		(unsigned long long)c->id);
 }
 
 /* Logs what the session did with a message. */
@@ -563,6 +743,10 @@ static void report(struct vshm_server *s, const struct conn *c,
 		     err_msg->error.detail == VSHM_NO_INDEX ? -1 :
 		     (int)err_msg->error.detail,
 		     out->actions & VSHM_SESS_CLOSE ? ", closing" : "");
+	if (out->actions & VSHM_SESS_HELLO)
+		srv_log(s, "cid %u port %u conn %llu: features %#llx agreed",
+			c->cid, c->port, (unsigned long long)c->id,
+			(unsigned long long)vshm_session_features(c->sess));
 	if (out->map_err)
 		srv_log(s, "cid %u region %u: mapping grant %llu failed: %s",
 		     c->cid, out->region.id,
@@ -585,23 +769,49 @@ static void account(struct vshm_server *s, const struct vshm_session_out *out)
 	/* on_freed and on_ended already ran (srv_on_ended). */
 	if (out->actions & VSHM_SESS_FREED)
 		s->st.regions_freed++;
+	if (out->actions & VSHM_SESS_NOTIFY)
+		s->st.notifies_in++;
+	if (out->actions & VSHM_SESS_DROPPED)
+		s->st.notifies_dropped++;
 }
 
 /*
- * Sends the reply without blocking: a guest that keeps to stop-and-wait
- * always has room for it, one that does not loses its connection.
+ * Sends without blocking: a guest that keeps to stop-and-wait always has
+ * room for an answer, one that does not loses its connection.
  */
-static int send_reply(const struct conn *c, const struct vshm_session_out *out)
+static int send_msg(int fd, const void *msg, size_t len)
 {
 	ssize_t n;
 
 	do {
-		n = send(c->fd, out->reply, out->reply_len,
-			 MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = send(fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	return (size_t)n == out->reply_len ? 0 : -EMSGSIZE;
+	return (size_t)n == len ? 0 : -EMSGSIZE;
+}
+
+/* MAPPED went out: the guest may be rung for the region from now on. */
+static void announce(struct vshm_server *s, const struct conn *c,
+		     const struct vshm_session_region *r)
+{
+	struct range **pp;
+
+	pthread_mutex_lock(&s->lock);
+	pp = range_find(s, r->addr, RANGE_MAPPED);
+	if (pp) {
+		(*pp)->announced = true;
+		(*pp)->conn_id = c->id;
+		(*pp)->region = r->id;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Is this message a FREE? (Its grant's revocation is read before it.) */
+static bool is_free(const uint8_t *msg, size_t len)
+{
+	return len >= VSHM_HDR_SIZE &&
+	       msg[offsetof(struct vshm_hdr, type)] == VSHM_MSG_FREE;
 }
 
 /* One message from c: feed it, answer it. */
@@ -622,54 +832,146 @@ static void serve_conn(struct vshm_server *s, struct conn *c)
 		conn_close(s, c, VSHM_END_CLOSED, "end of stream");
 		return;
 	}
+	if (is_free(s->buf, (size_t)n))
+		drain_events(s);
 	vshm_session_feed(c->sess, s->buf, (size_t)n, &out);
+	if (out.actions & VSHM_SESS_HELLO) {
+		pthread_mutex_lock(&s->lock);
+		c->features = vshm_session_features(c->sess);
+		pthread_mutex_unlock(&s->lock);
+	}
 	report(s, c, &out);
 	account(s, &out);
-	ret = send_reply(c, &out);
+	if (!out.reply_len)
+		return;		/* a NOTIFY: never answered */
+	ret = send_msg(c->fd, out.reply, out.reply_len);
 	if (ret) {
 		conn_close(s, c, VSHM_END_RESET, ret == -EAGAIN ?
 			   "guest does not read its answers" : strerror(-ret));
 		return;
 	}
+	if (out.actions & VSHM_SESS_MAPPED)
+		announce(s, c, &out.region);
 	if (out.actions & VSHM_SESS_CLOSE)
 		conn_close(s, c, VSHM_END_PROTOCOL, "protocol error");
 }
 
-/* The poll loop */
+/* Revocation events */
 
-static nfds_t build_pollfds(struct vshm_server *s)
+/* The mapper revoked grant: the region of some connection that maps it. */
+static void revoked(struct vshm_server *s, uint64_t grant, uint32_t reason)
 {
-	nfds_t n = 1;
+	struct vshm_session_out out;
 	unsigned int i;
+	struct conn *c;
+	int ret;
 
-	s->pfds[0].fd = s->listen_fd;
-	s->pfds[0].events = POLLIN;
 	for (i = 0; i < s->cfg.max_conns; i++) {
-		if (s->conns[i].fd < 0)
+		c = &s->conns[i];
+		if (c->fd < 0 || vshm_session_revoke(c->sess, grant, reason,
+						     &out) != 1)
 			continue;
-		s->pfds[n].fd = s->conns[i].fd;
-		s->pfds[n].events = POLLIN;
-		s->pmap[n] = &s->conns[i];
-		n++;
+		s->st.revocations++;
+		if (out.unmap_err)
+			s->st.unmap_errors++;
+		srv_log(s, "cid %u port %u conn %llu region %u: grant %llu revoked (%s)%s",
+			c->cid, c->port, (unsigned long long)c->id,
+			out.region.id, (unsigned long long)grant,
+			vshm_revoke_reason_name(reason),
+			out.reply_len ? ", guest told" : "");
+		report(s, c, &out);
+		if (!out.reply_len)
+			return;
+		ret = send_msg(c->fd, out.reply, out.reply_len);
+		if (ret)
+			srv_log(s, "cid %u region %u: REVOKED not sent: %s",
+				c->cid, out.region.id, strerror(-ret));
+		else
+			s->st.revoked_sent++;
+		return;
 	}
-	return n;
+}
+
+/*
+ * Reads every pending revocation event (whole events only; the mapper
+ * gives nothing else).
+ */
+static void drain_events(struct vshm_server *s)
+{
+	struct vshm_revoke_event ev[32];
+	ssize_t n, i;
+
+	while (s->events_on) {
+		n = read(s->events_fd, ev, sizeof(ev));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			srv_log(s, "revocation events of %s: %s: no longer read",
+				s->cfg.mapper_path,
+				n ? strerror(errno) : "end of file");
+			epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->events_fd, NULL);
+			s->events_on = false;
+			return;
+		}
+		for (i = 0; i < n / (ssize_t)sizeof(ev[0]); i++)
+			revoked(s, ev[i].grant, ev[i].reason);
+		if ((size_t)n < sizeof(ev))
+			return;
+	}
+}
+
+/* The loop */
+
+#define MAX_EVENTS	64
+
+/* Waits up to timeout_ms, then serves what is ready. */
+static int serve_ready(struct vshm_server *s, int timeout_ms)
+{
+	struct epoll_event ev[MAX_EVENTS];
+	bool listener = false;
+	int n, i;
+
+	n = epoll_wait(s->epfd, ev, MAX_EVENTS, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	/* Revocations first: on_revoked before what the guest sent next. */
+	for (i = 0; i < n; i++)
+		if (ev[i].data.u64 == TAG_EVENTS)
+			drain_events(s);
+	for (i = 0; i < n; i++) {
+		uint64_t tag = ev[i].data.u64;
+		struct conn *c;
+
+		if (tag == TAG_LISTEN) {
+			listener = true;
+			continue;
+		}
+		if (tag < TAG_CONN || tag - TAG_CONN >= s->cfg.max_conns)
+			continue;
+		c = &s->conns[tag - TAG_CONN];
+		if (c->fd >= 0)
+			serve_conn(s, c);
+	}
+	if (listener)
+		accept_one(s);
+	return 0;
 }
 
 int vshm_server_poll(struct vshm_server *s, int timeout_ms)
 {
-	nfds_t n, i;
-	int ready;
+	return serve_ready(s, timeout_ms);
+}
 
-	n = build_pollfds(s);
-	ready = poll(s->pfds, n, timeout_ms);
-	if (ready < 0)
-		return errno == EINTR ? 0 : -errno;
-	for (i = 1; i < n; i++)
-		if (s->pfds[i].revents && s->pmap[i]->fd >= 0)
-			serve_conn(s, s->pmap[i]);
-	if (s->pfds[0].revents & POLLIN)
-		accept_one(s);
-	return 0;
+int vshm_server_dispatch(struct vshm_server *s)
+{
+	return s ? serve_ready(s, 0) : -EINVAL;
+}
+
+int vshm_server_fd(const struct vshm_server *s)
+{
+	return s ? s->epfd : -EINVAL;
 }
 
 int vshm_server_run(struct vshm_server *s)
@@ -679,13 +981,66 @@ int vshm_server_run(struct vshm_server *s)
 	while (!s->stop && !ret)
 		ret = vshm_server_poll(s, 1000);
 	if (ret)
-		srv_log(s, "poll: %s", strerror(-ret));
+		srv_log(s, "epoll_wait: %s", strerror(-ret));
 	return ret;
 }
 
 void vshm_server_stop(struct vshm_server *s)
 {
 	s->stop = 1;
+}
+
+/* Under s->lock: the open connection id, or NULL. */
+static struct conn *conn_by_id(struct vshm_server *s, uint64_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->cfg.max_conns; i++)
+		if (s->conns[i].fd >= 0 && s->conns[i].id == id)
+			return &s->conns[i];
+	return NULL;
+}
+
+/* Under s->lock: is region of connection id mapped and announced? */
+static bool region_ringable(struct vshm_server *s, uint64_t id,
+			    uint32_t region)
+{
+	struct range *rg;
+
+	for (rg = s->ranges; rg; rg = rg->next)
+		if (rg->state == RANGE_MAPPED && rg->announced &&
+		    rg->conn_id == id && rg->region == region)
+			return true;
+	return false;
+}
+
+int vshm_server_notify(struct vshm_server *s, uint64_t conn_id,
+		       uint32_t region, uint32_t bits)
+{
+	uint8_t msg[VSHM_NOTIFY_SIZE];
+	struct conn *c;
+	ssize_t len;
+	int ret;
+
+	if (!s || !bits || !region)
+		return -EINVAL;
+	len = vshm_encode_notify(msg, sizeof(msg), region, bits);
+	if (len < 0)
+		return (int)len;
+	pthread_mutex_lock(&s->lock);
+	c = conn_by_id(s, conn_id);
+	if (!c)
+		ret = -ENOENT;
+	else if (!(c->features & VSHM_FEAT_NOTIFY))
+		ret = -EOPNOTSUPP;
+	else if (!region_ringable(s, conn_id, region))
+		ret = -ENOENT;
+	else
+		ret = send_msg(c->fd, msg, (size_t)len);
+	if (!ret)
+		s->st.notifies_out++;
+	pthread_mutex_unlock(&s->lock);
+	return ret;
 }
 
 void vshm_server_get_stats(const struct vshm_server *s,
@@ -711,12 +1066,14 @@ void vshm_server_free(struct vshm_server *s)
 	release_all(s);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
+	if (s->events_fd >= 0 && s->events_fd != s->mapper_fd)
+		close(s->events_fd);
 	if (s->mapper_fd >= 0)
 		close(s->mapper_fd);
+	if (s->epfd >= 0)
+		close(s->epfd);
 	pthread_mutex_destroy(&s->lock);
 	free(s->conns);
-	free(s->pfds);
-	free(s->pmap);
 	free(s->buf);
 	free(s);
 }

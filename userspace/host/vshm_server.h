@@ -22,4 +22,12 @@
 struct vshm_server *vshm_server_new_on_fd(const struct vshm_server_cfg *cfg,
 					  int listen_fd);
 
+/*
+ * The unit tests' revocation source: s reads struct vshm_revoke_event
+ * records from fd (non-blocking, pollable: a pipe or a socket) instead of
+ * its mapper, and owns fd from now on. Returns 0, -EINVAL, or -EPERM if
+ * fd cannot be polled (then it is not read).
+ */
+int vshm_server_set_events_fd(struct vshm_server *s, int fd);
+
 #endif /* VSHM_SERVER_H */
