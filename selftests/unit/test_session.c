@@ -927,3 +927,463 @@ Test(session, bad_arguments)
 	cr_assert_eq(vshm_session_feed(s, buf, 16, NULL), -EINVAL);
 	cr_assert_null(vshm_session_find(NULL, 1));
 }
+
+/*
+ * Features (HELLO/HELLO_OK), cookies, doorbells (NOTIFY) and revocations,
+ * on the mapper of the session_end suite. Every callback is logged in
+ * order: on_revoked must come before on_ended, once.
+ */
+
+#define FEAT_CONN_ID	77
+#define FEAT_PORT	1023
+#define MAX_CALLS	32
+
+static struct {
+	int n;
+	char what[MAX_CALLS];		/* 'r' revoked, 'n' notify, 'e' ended */
+	uint32_t id[MAX_CALLS];
+	uint32_t arg[MAX_CALLS];	/* reason, bits or why */
+	void *ptr[MAX_CALLS];
+	void *addr[MAX_CALLS];
+	uint64_t cookie[MAX_CALLS];
+	uint64_t conn_id[MAX_CALLS];
+	uint32_t port[MAX_CALLS];
+	uint32_t revoked[MAX_CALLS];
+} calls;
+
+static void log_call(char what, const struct vshm_session_region *r,
+		     uint32_t arg)
+{
+	int i = calls.n++;
+
+	cr_assert_lt(i, MAX_CALLS);
+	calls.what[i] = what;
+	calls.id[i] = r->id;
+	calls.arg[i] = arg;
+	calls.ptr[i] = r->ptr;
+	calls.addr[i] = r->addr;
+	calls.cookie[i] = r->cookie;
+	calls.conn_id[i] = r->conn_id;
+	calls.port[i] = r->peer_port;
+	calls.revoked[i] = r->revoked;
+}
+
+static void feat_on_revoked(void *arg, const struct vshm_session_region *r,
+			    enum vshm_revoke_reason reason)
+{
+	(void)arg;
+	log_call('r', r, (uint32_t)reason);
+}
+
+static void feat_on_notify(void *arg, const struct vshm_session_region *r,
+			   uint32_t bits)
+{
+	(void)arg;
+	log_call('n', r, bits);
+}
+
+static int feat_on_ended(void *arg, const struct vshm_session_region *r,
+			 enum vshm_end_reason why)
+{
+	(void)arg;
+	log_call('e', r, (uint32_t)why);
+	return 0;
+}
+
+/* A session whose host supports features. */
+static struct vshm_session *feat_session(uint64_t features)
+{
+	struct vshm_session_cfg cfg = {
+		.sock_fd = SOCK_FD,
+		.peer_cid = PEER_CID,
+		.peer_port = FEAT_PORT,
+		.conn_id = FEAT_CONN_ID,
+		.features = features,
+		.ops = &mm_ops,
+		.ops_ctx = &mm,
+		.on_ended = feat_on_ended,
+		.on_revoked = feat_on_revoked,
+		.on_notify = feat_on_notify,
+	};
+	struct vshm_session *fs = vshm_session_new(&cfg);
+
+	cr_assert_not_null(fs);
+	return fs;
+}
+
+static void feat_setup(void)
+{
+	memset(&mm, 0, sizeof(mm));
+	memset(&calls, 0, sizeof(calls));
+	mm.pages = 4;
+	s = feat_session(VSHM_FEAT_MASK);
+}
+
+TestSuite(session_feat, .init = feat_setup, .fini = teardown);
+
+static void feed_hello(uint32_t region, uint64_t features)
+{
+	feed((size_t)vshm_encode_hello(buf, sizeof(buf), region, features));
+}
+
+/* Feeds a message that must get no answer at all. */
+static void feed_unanswered(size_t len)
+{
+	memset(&out, 0xa5, sizeof(out));
+	cr_assert_eq(vshm_session_feed(s, buf, len, &out), 0);
+	cr_assert_eq(out.reply_len, 0, "a NOTIFY was answered (%s)",
+		     vshm_msg_type_name(out.reply_type));
+	cr_assert_eq(out.actions & VSHM_SESS_CLOSE, 0);
+}
+
+static size_t mk_notify(uint32_t region, uint32_t bits)
+{
+	ssize_t n = vshm_encode_notify(buf, sizeof(buf), region, bits);
+
+	cr_assert_eq(n, VSHM_NOTIFY_SIZE);
+	return (size_t)n;
+}
+
+static void feed_alloc_cookie(uint32_t region, uint32_t pages,
+			      uint64_t cookie)
+{
+	ssize_t n = vshm_encode_alloc_cookie(buf, sizeof(buf), region,
+					     (uint64_t)pages * VSHM_PAGE_SIZE,
+					     VSHM_PAGE_SIZE,
+					     VSHM_ACCESS_READ |
+					     VSHM_ACCESS_WRITE, cookie);
+
+	cr_assert_eq(n, VSHM_ALLOC_COOKIE_SIZE);
+	feed((size_t)n);
+}
+
+Test(session_feat, hello_first_gets_the_common_features)
+{
+	vshm_session_free(s);
+	s = feat_session(VSHM_FEAT_REVOKED | VSHM_FEAT_NOTIFY);
+	cr_assert_eq(vshm_session_features(s), 0);
+	feed_hello(9, VSHM_FEAT_COOKIE | VSHM_FEAT_NOTIFY);
+	cr_assert_eq(reply.type, VSHM_MSG_HELLO_OK);
+	cr_assert_eq(reply.region, 9);
+	cr_assert_eq(reply.hello.features, VSHM_FEAT_NOTIFY);
+	cr_assert_eq(out.actions, VSHM_SESS_HELLO);
+	cr_assert_eq(vshm_session_features(s), VSHM_FEAT_NOTIFY);
+	/* The HELLO's region id is no region. */
+	cr_assert_null(vshm_session_find(s, 9));
+	feed_alloc(9, 1);
+	cr_assert_eq(reply.type, VSHM_MSG_ALLOC_OK);
+}
+
+Test(session_feat, hello_nothing_in_common)
+{
+	vshm_session_free(s);
+	s = feat_session(VSHM_FEAT_REVOKED);
+	feed_hello(1, VSHM_FEAT_COOKIE);
+	cr_assert_eq(reply.type, VSHM_MSG_HELLO_OK);
+	cr_assert_eq(reply.hello.features, 0);
+	cr_assert_eq(vshm_session_features(s), 0);
+	feed_hello(1, 0);
+	expect_error(1, VSHM_E_ORDER, VSHM_NO_INDEX, VSHM_MSG_HELLO);
+}
+
+Test(session_feat, hello_late_is_order_and_changes_nothing)
+{
+	feed_alloc(1, 4);
+	feed_hello(2, VSHM_FEAT_MASK);
+	expect_error(2, VSHM_E_ORDER, VSHM_NO_INDEX, VSHM_MSG_HELLO);
+	cr_assert_eq(vshm_session_features(s), 0);
+	cr_assert_eq(state_of(1), VSHM_SR_UPLOADING);
+	/* Its region id may even be a live region's: still nothing. */
+	feed_hello(1, VSHM_FEAT_MASK);
+	expect_error(1, VSHM_E_ORDER, VSHM_NO_INDEX, VSHM_MSG_HELLO);
+	cr_assert_eq(state_of(1), VSHM_SR_UPLOADING);
+	cr_assert_eq(vshm_session_features(s), 0);
+}
+
+Test(session_feat, hello_twice)
+{
+	feed_hello(1, VSHM_FEAT_REVOKED);
+	cr_assert_eq(reply.hello.features, VSHM_FEAT_REVOKED);
+	feed_hello(1, VSHM_FEAT_MASK);
+	expect_error(1, VSHM_E_ORDER, VSHM_NO_INDEX, VSHM_MSG_HELLO);
+	cr_assert_eq(vshm_session_features(s), VSHM_FEAT_REVOKED);
+}
+
+/* A first message that was malformed still was the first. */
+Test(session_feat, hello_after_a_malformed_first_message)
+{
+	size_t n = (size_t)vshm_encode_free(buf, sizeof(buf), 3);
+
+	buf[n] = 0;
+	feed(n + 1);	/* FREE one byte too long */
+	expect_error(3, VSHM_E_LEN, VSHM_NO_INDEX, VSHM_MSG_FREE);
+	feed_hello(1, VSHM_FEAT_MASK);
+	expect_error(1, VSHM_E_ORDER, VSHM_NO_INDEX, VSHM_MSG_HELLO);
+}
+
+Test(session_feat, cookie_kept_per_region)
+{
+	const struct vshm_session_region *r;
+
+	feed_hello(1, VSHM_FEAT_COOKIE);
+	feed_alloc_cookie(1, 4, 0x1111222233334444ULL);
+	cr_assert_eq(reply.type, VSHM_MSG_ALLOC_OK);
+	feed_alloc_cookie(2, 4, 0xfeedULL);
+	feed_alloc(3, 4);			/* the 40-byte form stays valid */
+	cr_assert_eq(reply.type, VSHM_MSG_ALLOC_OK);
+	r = vshm_session_find(s, 1);
+	cr_assert_eq(r->cookie, 0x1111222233334444ULL);
+	cr_assert_eq(r->conn_id, FEAT_CONN_ID);
+	cr_assert_eq(r->peer_port, FEAT_PORT);
+	cr_assert_eq(r->peer_cid, PEER_CID);
+	cr_assert_eq(vshm_session_find(s, 2)->cookie, 0xfeedULL);
+	cr_assert_eq(vshm_session_find(s, 3)->cookie, 0);
+	/* An ALLOC of a live id does not replace its cookie. */
+	feed_alloc_cookie(2, 4, 0xbad);
+	expect_error(2, VSHM_E_EXISTS, VSHM_NO_INDEX, VSHM_MSG_ALLOC);
+	cr_assert_eq(vshm_session_find(s, 2)->cookie, 0xfeedULL);
+	/* The application sees it with the region, up to its end. */
+	feed(mk_hpa(2, 0, 4, 4, 22));
+	cr_assert_eq(reply.type, VSHM_MSG_MAPPED);
+	cr_assert_eq(out.region.cookie, 0xfeedULL);
+	feed_free(2);
+	cr_assert_eq(calls.n, 1);
+	cr_assert_eq(calls.what[0], 'e');
+	cr_assert_eq(calls.cookie[0], 0xfeedULL);
+	cr_assert_eq(calls.conn_id[0], FEAT_CONN_ID);
+	cr_assert_eq(calls.port[0], FEAT_PORT);
+}
+
+Test(session_feat, cookie_without_the_feature_is_len)
+{
+	feed_alloc_cookie(1, 4, 5);
+	expect_error(1, VSHM_E_LEN, VSHM_NO_INDEX, VSHM_MSG_ALLOC);
+	cr_assert_null(vshm_session_find(s, 1));
+	/* Nor when HELLO left the cookie out. */
+	vshm_session_free(s);
+	s = feat_session(VSHM_FEAT_MASK);
+	feed_hello(1, VSHM_FEAT_NOTIFY);
+	feed_alloc_cookie(1, 4, 5);
+	expect_error(1, VSHM_E_LEN, VSHM_NO_INDEX, VSHM_MSG_ALLOC);
+}
+
+Test(session_feat, notify_delivered_never_answered)
+{
+	struct vshm_session_stats st;
+	void *p;
+
+	feed_hello(1, VSHM_FEAT_NOTIFY);
+	p = share(1, 11);
+	feed_unanswered(mk_notify(1, 0x5));
+	cr_assert_eq(out.actions, VSHM_SESS_NOTIFY);
+	cr_assert_eq(out.region.id, 1);
+	cr_assert_eq(calls.n, 1);
+	cr_assert_eq(calls.what[0], 'n');
+	cr_assert_eq(calls.id[0], 1);
+	cr_assert_eq(calls.arg[0], 0x5);
+	cr_assert_eq(calls.ptr[0], p);
+	cr_assert_eq(calls.conn_id[0], FEAT_CONN_ID);
+	/* Unknown, uploading: dropped, not answered either. */
+	feed_unanswered(mk_notify(7, 1));
+	cr_assert_eq(out.actions, VSHM_SESS_DROPPED);
+	feed_alloc(2, 4);
+	feed_unanswered(mk_notify(2, 1));
+	cr_assert_eq(out.actions, VSHM_SESS_DROPPED);
+	cr_assert_eq(calls.n, 1);
+	vshm_session_stats(s, &st);
+	cr_assert_eq(st.notifies, 1);
+	cr_assert_eq(st.notifies_dropped, 2);
+	cr_assert_eq(st.errors, 0);
+	/* Stop-and-wait goes on: the next message gets its answer. */
+	feed(mk_hpa(2, 0, 4, 4, 12));
+	cr_assert_eq(reply.type, VSHM_MSG_MAPPED);
+}
+
+Test(session_feat, notify_without_the_feature_dropped)
+{
+	share(1, 11);
+	feed_unanswered(mk_notify(1, 1));
+	cr_assert_eq(out.actions, VSHM_SESS_DROPPED);
+	cr_assert_eq(calls.n, 0);
+	/* A NOTIFY as first message makes a later HELLO late. */
+	vshm_session_free(s);
+	s = feat_session(VSHM_FEAT_MASK);
+	feed_unanswered(mk_notify(1, 1));
+	feed_hello(1, VSHM_FEAT_NOTIFY);
+	expect_error(1, VSHM_E_ORDER, VSHM_NO_INDEX, VSHM_MSG_HELLO);
+}
+
+Test(session_feat, malformed_notify_not_answered)
+{
+	struct vshm_session_stats st;
+	size_t n;
+
+	feed_hello(1, VSHM_FEAT_NOTIFY);
+	share(1, 11);
+	/* bits 0 */
+	n = mk_notify(1, 1);
+	memset(buf + 16, 0, 4);
+	feed_unanswered(n);
+	/* pad set */
+	n = mk_notify(1, 1);
+	buf[20] = 1;
+	feed_unanswered(n);
+	/* region 0 */
+	n = mk_notify(1, 1);
+	memset(buf + 12, 0, 4);
+	feed_unanswered(n);
+	/* too long: hdr.len and the buffer say 32 */
+	n = mk_notify(1, 1);
+	memset(buf + n, 0, 8);
+	buf[8] = 32;
+	feed_unanswered(32);
+	/* hdr.len does not match the buffer */
+	n = mk_notify(1, 1);
+	feed_unanswered(n - 4);
+	/* flags set */
+	n = mk_notify(1, 1);
+	buf[6] = 1;
+	feed_unanswered(n);
+	cr_assert_eq(calls.n, 0, "a malformed NOTIFY was delivered");
+	vshm_session_stats(s, &st);
+	cr_assert_eq(st.notifies_dropped, 6);
+	cr_assert_eq(state_of(1), VSHM_SR_MAPPED);
+	/* A broken header is the connection's error, NOTIFY or not. */
+	n = mk_notify(1, 1);
+	buf[0] ^= 0xff;
+	feed(n);
+	expect_error(0, VSHM_E_MAGIC, VSHM_NO_INDEX, VSHM_MSG_NOTIFY);
+}
+
+Test(session_feat, revoked_reported_unmapped_and_sent)
+{
+	const struct vshm_session_region *r;
+	struct vshm_msg m;
+	void *p;
+
+	feed_hello(1, VSHM_FEAT_REVOKED | VSHM_FEAT_NOTIFY);
+	p = share(4, 44);
+	cr_assert_eq(vshm_session_revoke(s, 44, VSHM_REVOKE_MEMMAP, &out), 1);
+	cr_assert_eq(out.actions, VSHM_SESS_REVOKED);
+	cr_assert_eq(calls.n, 1);
+	cr_assert_eq(calls.what[0], 'r');
+	cr_assert_eq(calls.id[0], 4);
+	cr_assert_eq(calls.arg[0], VSHM_REVOKE_MEMMAP);
+	cr_assert_eq(calls.ptr[0], p, "on_revoked: ptr is the dead mapping");
+	cr_assert_eq(calls.revoked[0], 0);
+	/* Replaced in place by a reservation; the region lives on. */
+	cr_assert_eq(mm.unmaps, 1);
+	cr_assert(maps_reserved(p, 4 * VSHM_PAGE_SIZE));
+	r = vshm_session_find(s, 4);
+	cr_assert_not_null(r);
+	cr_assert_null(r->ptr);
+	cr_assert_eq(r->addr, p);
+	cr_assert_eq(r->state, VSHM_SR_MAPPED);
+	cr_assert_eq(r->revoked, VSHM_REVOKE_MEMMAP);
+	/* The guest is told. */
+	cr_assert_eq(out.reply_type, VSHM_MSG_REVOKED);
+	cr_assert_eq(vshm_decode(out.reply, out.reply_len, &m), 0);
+	cr_assert_eq(m.type, VSHM_MSG_REVOKED);
+	cr_assert_eq(m.region, 4);
+	cr_assert_eq(m.revoked.grant, 44);
+	cr_assert_eq(m.revoked.reason, VSHM_REVOKE_MEMMAP);
+	/* Once only; a doorbell for it is dropped now. */
+	cr_assert_eq(vshm_session_revoke(s, 44, VSHM_REVOKE_MEMMAP, &out), 0);
+	cr_assert_eq(out.reply_len, 0);
+	feed_unanswered(mk_notify(4, 1));
+	cr_assert_eq(out.actions, VSHM_SESS_DROPPED);
+	/* The guest's FREE: on_ended after on_revoked, range given back. */
+	feed_free(4);
+	cr_assert_eq(reply.type, VSHM_MSG_FREED);
+	cr_assert_eq(mm.unmaps, 1);
+	cr_assert_eq(calls.n, 2);
+	cr_assert_eq(calls.what[1], 'e');
+	cr_assert_eq(calls.arg[1], VSHM_END_FREED);
+	cr_assert_eq(calls.revoked[1], VSHM_REVOKE_MEMMAP);
+	cr_assert_eq(calls.addr[1], p);
+	cr_assert_eq(mm.releases, 1);
+}
+
+/* FREED, CLOSED, REFUSED: the guest knows already; no REVOKED. */
+Test(session_feat, revoked_for_what_the_guest_knows_is_not_sent)
+{
+	static const uint32_t known[] = {
+		VSHM_REVOKE_FREED, VSHM_REVOKE_CLOSED, VSHM_REVOKE_REFUSED,
+	};
+	static const uint32_t unknown[] = {
+		VSHM_REVOKE_DEVICE, VSHM_REVOKE_MIGRATION, VSHM_REVOKE_MAX + 1,
+	};
+	uint32_t i;
+
+	feed_hello(1, VSHM_FEAT_REVOKED);
+	for (i = 0; i < 3; i++) {
+		share(10 + i, 100 + i);
+		cr_assert_eq(vshm_session_revoke(s, 100 + i, known[i], &out),
+			     1);
+		cr_assert_eq(out.reply_len, 0, "REVOKED(%s) sent",
+			     vshm_revoke_reason_name(known[i]));
+		share(20 + i, 200 + i);
+		cr_assert_eq(vshm_session_revoke(s, 200 + i, unknown[i],
+						 &out), 1);
+		cr_assert_eq(out.reply_type, VSHM_MSG_REVOKED, "reason %u",
+			     unknown[i]);
+	}
+	cr_assert_eq(calls.n, 6);
+}
+
+Test(session_feat, revoked_not_sent_to_a_guest_that_did_not_agree)
+{
+	share(1, 11);
+	cr_assert_eq(vshm_session_revoke(s, 11, VSHM_REVOKE_MIGRATION, &out),
+		     1);
+	cr_assert_eq(out.reply_len, 0);
+	cr_assert_eq(calls.n, 1);
+	/* Not agreed by HELLO either. */
+	vshm_session_free(s);
+	memset(&calls, 0, sizeof(calls));
+	s = feat_session(VSHM_FEAT_MASK);
+	feed_hello(1, VSHM_FEAT_NOTIFY);
+	share(1, 11);
+	cr_assert_eq(vshm_session_revoke(s, 11, VSHM_REVOKE_DEVICE, &out), 1);
+	cr_assert_eq(out.reply_len, 0);
+}
+
+Test(session_feat, revoke_of_no_mapped_region)
+{
+	struct vshm_session_stats st;
+
+	share(1, 11);
+	cr_assert_eq(vshm_session_revoke(s, 12, VSHM_REVOKE_MEMMAP, &out), 0);
+	cr_assert_eq(vshm_session_revoke(s, 0, VSHM_REVOKE_MEMMAP, &out), 0);
+	/* Uploading (grant known from a first chunk): not mapped. */
+	feed_alloc(2, 4);
+	feed(mk_hpa(2, 0, 2, 4, 22));
+	cr_assert_eq(reply.type, VSHM_MSG_CHUNK_OK);
+	cr_assert_eq(vshm_session_revoke(s, 22, VSHM_REVOKE_MEMMAP, &out), 0);
+	/* Failed: unmapped already. */
+	feed(mk_hpa(1, 0, 4, 4, 11));
+	cr_assert_eq(state_of(1), VSHM_SR_FAILED);
+	cr_assert_eq(vshm_session_revoke(s, 11, VSHM_REVOKE_MEMMAP, &out), 0);
+	cr_assert_eq(out.actions, 0);
+	cr_assert_eq(calls.n, 0);
+	vshm_session_stats(s, &st);
+	cr_assert_eq(st.revoked, 0);
+	cr_assert_eq(vshm_session_revoke(NULL, 11, 1, &out), -EINVAL);
+	cr_assert_eq(vshm_session_revoke(s, 11, 1, NULL), -EINVAL);
+}
+
+/* A region revoked and then dropped with its connection: in that order. */
+Test(session_feat, revoked_then_connection_end)
+{
+	void *p = share(1, 11);
+
+	cr_assert_eq(vshm_session_revoke(s, 11, VSHM_REVOKE_CLOSED, &out), 1);
+	cr_assert_eq(vshm_session_end(s, VSHM_END_CLOSED, NULL), 1);
+	cr_assert_eq(calls.n, 2);
+	cr_assert_eq(calls.what[0], 'r');
+	cr_assert_eq(calls.what[1], 'e');
+	cr_assert_eq(calls.addr[1], p);
+	cr_assert_null(calls.ptr[1]);
+	cr_assert_eq(mm.unmaps, 1, "unmapped twice");
+	cr_assert_eq(mm.releases, 1);
+}
