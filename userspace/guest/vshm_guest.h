@@ -10,6 +10,7 @@
 #define VSHM_GUEST_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "proto.h"
 #include "../include/vsock-shm/guest.h"
@@ -19,6 +20,22 @@
  * a UNIX socketpair). The connection owns fd from then on, also on error.
  */
 struct vshm_guest *vshm_guest_from_fd(int fd);
+
+/*
+ * The same, then what vshm_guest_connect_opts() does after connecting
+ * (timeout, HELLO unless VSHM_GUEST_PLAIN); cid, port and connect_wait_ms
+ * are not used. Owns fd, also on error.
+ */
+struct vshm_guest *vshm_guest_start_fd(int fd, const struct vshm_guest_opts *o);
+
+/*
+ * vshm_guest_connect_opts() to any SOCK_SEQPACKET address (the unit tests
+ * use a UNIX one): cid and port of o are not used; a privileged port is
+ * bound and the connect timeout set only for AF_VSOCK.
+ */
+struct vshm_guest *vshm_guest_connect_addr(const struct sockaddr *sa,
+					   socklen_t len,
+					   const struct vshm_guest_opts *o);
 
 /*
  * Raw access for hostile tests: send one message as is; receive one
