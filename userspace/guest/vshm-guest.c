@@ -4,9 +4,26 @@
  * server and checks the round trip (runs in the L2 guest, as root).
  *
  *   vshm-guest share [--cid 2] --port P --size SIZE[K|M|G] [--huge]
+ *                    [--buf | --memfd | --hugetlb-memfd] [--reserve-huge]
  *                    [--count N] [--seed S] [--hold-ms MS] [--compact-check]
  *                    [--no-free] [--quiet] [--timeout-ms MS] [--max-msg B]
- *                    [--repeat R]
+ *                    [--repeat R] [--cookie C] [--notify BITS]
+ *                    [--wait-connect MS] [--plain]
+ *
+ * The memory: the library's (default), a buffer of this program's
+ * (--buf: aligned_alloc, or a 2 MiB-page mapping with --huge), or a memfd
+ * of the region's size (--memfd; --hugetlb-memfd: MFD_HUGETLB). Huge pages
+ * come from the kernel's pool as it is: --reserve-huge first raises
+ * vm.nr_hugepages until enough are free for every region ("vshm-guest:
+ * reserved N huge pages (nr_hugepages A -> B)"); nothing else changes a
+ * system setting.
+ *
+ * After connecting: "vshm-guest: connected, features 0x.." (the features
+ * the host agreed on; --plain offers none). --cookie C goes with every
+ * ALLOC; --notify BITS rings each region's doorbell once it is mapped.
+ * Events the host sends while regions are held are printed as they are
+ * read: "vshm-guest: event REVOKED region R grant G reason NAME" and
+ * "vshm-guest: event NOTIFY region R bits 0x..".
  *
  * Each region is filled with the pattern of pattern.h before sharing; after
  * MAPPED the host must have complemented the first word of every 4 KiB page
@@ -29,11 +46,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +61,15 @@
 #include "pattern.h"
 
 #define COMPACT_PATH	"/proc/sys/vm/compact_memory"
+#define NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
+#define HUGE_SYSFS	"/sys/kernel/mm/hugepages/hugepages-2048kB/"
+
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB	(21 << 26)
+#endif
+
+/* Where a region's memory comes from. */
+enum source { SRC_LIB, SRC_BUF, SRC_MEMFD, SRC_HUGETLB_MEMFD };
 
 struct options {
 	unsigned int cid;
@@ -57,6 +85,12 @@ struct options {
 	int timeout_ms;
 	size_t max_msg;
 	unsigned int repeat;
+	enum source src;
+	bool reserve_huge;
+	uint64_t cookie;
+	unsigned int notify_bits;
+	unsigned int wait_connect_ms;
+	bool plain;
 };
 
 /* One shared region and what is printed about it. */
@@ -66,6 +100,9 @@ struct item {
 	bool freed;
 	uint64_t free_ns;
 	uint64_t fill_ns;	/* writing the pattern: the guest's data in */
+	void *buf;		/* --buf: this program's memory, or NULL */
+	bool buf_huge;		/*   mmap()ed 2 MiB pages, else malloc */
+	int memfd;		/* --memfd, --hugetlb-memfd: or -1 */
 };
 
 struct run {
@@ -74,7 +111,8 @@ struct run {
 	struct item *items;
 	unsigned int nr;		/* regions shared so far */
 	unsigned int cycles;		/* --repeat cycles completed */
-	char reason[320];
+	bool conn_ended;		/* dispatch said so (printed once) */
+	char reason[640];
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -102,9 +140,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vshm-guest share [--cid CID] --port PORT --size SIZE[K|M|G]\n"
-		"           [--huge] [--count N] [--seed S] [--hold-ms MS] [--repeat R]\n"
+		"           [--huge] [--buf | --memfd | --hugetlb-memfd] [--reserve-huge]\n"
+		"           [--count N] [--seed S] [--hold-ms MS] [--repeat R]\n"
 		"           [--compact-check] [--no-free] [--quiet]\n"
-		"           [--timeout-ms MS] [--max-msg BYTES]\n");
+		"           [--timeout-ms MS] [--max-msg BYTES] [--cookie C]\n"
+		"           [--notify BITS] [--wait-connect MS] [--plain]\n");
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -154,7 +194,8 @@ static int parse_size(const char *s, size_t *out)
 enum {
 	OPT_CID = 1, OPT_PORT, OPT_SIZE, OPT_HUGE, OPT_COUNT, OPT_SEED,
 	OPT_HOLD, OPT_COMPACT, OPT_NO_FREE, OPT_QUIET, OPT_TIMEOUT, OPT_MAXMSG,
-	OPT_REPEAT,
+	OPT_REPEAT, OPT_BUF, OPT_MEMFD, OPT_HUGETLB_MEMFD, OPT_RESERVE_HUGE,
+	OPT_COOKIE, OPT_NOTIFY, OPT_WAIT_CONNECT, OPT_PLAIN,
 };
 
 static const struct option long_opts[] = {
@@ -171,6 +212,14 @@ static const struct option long_opts[] = {
 	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
 	{ "max-msg", required_argument, NULL, OPT_MAXMSG },
 	{ "repeat", required_argument, NULL, OPT_REPEAT },
+	{ "buf", no_argument, NULL, OPT_BUF },
+	{ "memfd", no_argument, NULL, OPT_MEMFD },
+	{ "hugetlb-memfd", no_argument, NULL, OPT_HUGETLB_MEMFD },
+	{ "reserve-huge", no_argument, NULL, OPT_RESERVE_HUGE },
+	{ "cookie", required_argument, NULL, OPT_COOKIE },
+	{ "notify", required_argument, NULL, OPT_NOTIFY },
+	{ "wait-connect", required_argument, NULL, OPT_WAIT_CONNECT },
+	{ "plain", no_argument, NULL, OPT_PLAIN },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -216,6 +265,30 @@ static int parse_one(struct options *o, int c, const char *arg)
 			return -1;
 		o->max_msg = (size_t)u;
 		return 0;
+	case OPT_BUF:
+	case OPT_MEMFD:
+	case OPT_HUGETLB_MEMFD:
+		if (o->src != SRC_LIB)
+			return -1;
+		o->src = c == OPT_BUF ? SRC_BUF : c == OPT_MEMFD ?
+			 SRC_MEMFD : SRC_HUGETLB_MEMFD;
+		return 0;
+	case OPT_RESERVE_HUGE:
+		o->reserve_huge = true;
+		return 0;
+	case OPT_COOKIE:
+		return parse_u64(arg, &o->cookie);
+	case OPT_NOTIFY:
+		return parse_uint(arg, &o->notify_bits) || !o->notify_bits ?
+		       -1 : 0;
+	case OPT_WAIT_CONNECT:
+		if (parse_uint(arg, &v) || v > 0x7fffffff)
+			return -1;
+		o->wait_connect_ms = v;
+		return 0;
+	case OPT_PLAIN:
+		o->plain = true;
+		return 0;
 	default:
 		return -1;
 	}
@@ -247,6 +320,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind != argc || !o->port || !o->size) {
 		fprintf(stderr, "vshm-guest: --port and --size are required, and nothing else\n");
+		return -1;
+	}
+	if (o->src > SRC_BUF && o->huge) {
+		fprintf(stderr, "vshm-guest: --huge is for the library's memory or --buf; --hugetlb-memfd has 2 MiB pages\n");
 		return -1;
 	}
 	return 0;
@@ -285,22 +362,103 @@ static int check_host_words(struct run *run, struct item *it)
 		    "the host did not write its word");
 }
 
+/* The program's own memory for a region (--buf, --memfd, ...). */
+static int own_memory(struct run *run, struct item *it,
+		      struct vshm_share_args *a)
+{
+	size_t size = run->opt.size;
+
+	switch (run->opt.src) {
+	case SRC_LIB:
+		return 0;
+	case SRC_BUF:
+		if (run->opt.huge) {
+			it->buf = mmap(NULL, size, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS |
+				       MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+			if (it->buf == MAP_FAILED) {
+				it->buf = NULL;
+				return fail(run, "region #%u: mmap of %zu bytes of 2 MiB pages for --buf: %s%s",
+					    run->nr + 1, size, strerror(errno),
+					    errno == ENOMEM ? " (not enough free huge pages: --reserve-huge)" : "");
+			}
+			it->buf_huge = true;
+		} else {
+			it->buf = aligned_alloc(4096, size);
+			if (!it->buf)
+				return fail(run, "region #%u: out of memory for --buf",
+					    run->nr + 1);
+		}
+		a->flags |= VSHM_SHARE_BUF;
+		a->addr = it->buf;
+		return 0;
+	default:
+		it->memfd = memfd_create("vshm-guest", MFD_CLOEXEC |
+					 (run->opt.src == SRC_HUGETLB_MEMFD ?
+					  MFD_HUGETLB : 0));
+		if (it->memfd < 0)
+			return fail(run, "region #%u: memfd_create: %s",
+				    run->nr + 1, strerror(errno));
+		if (ftruncate(it->memfd, (off_t)size))
+			return fail(run, "region #%u: ftruncate of the memfd to %zu: %s",
+				    run->nr + 1, size, strerror(errno));
+		a->flags = VSHM_SHARE_MEMFD;
+		a->memfd = it->memfd;
+		return 0;
+	}
+}
+
+/* After the region ended (or was never shared): the program's memory. */
+static void free_own_memory(struct run *run, struct item *it)
+{
+	if (it->buf && it->buf_huge)
+		munmap(it->buf, run->opt.size);
+	else
+		free(it->buf);
+	it->buf = NULL;
+	if (it->memfd >= 0)
+		close(it->memfd);
+	it->memfd = -1;
+}
+
 static int share_one(struct run *run)
 {
 	struct item *it = &run->items[run->nr];
-	unsigned int flags = run->opt.huge ? VSHM_SHARE_HUGE : 0;
 	struct fill_arg fa = { .seed = run->opt.seed };
+	struct vshm_share_args a = {
+		.size = run->opt.size,
+		.flags = run->opt.huge ? VSHM_SHARE_HUGE : 0,
+		.access = VSHM_ACCESS_READ | VSHM_ACCESS_WRITE,
+		.cookie = run->opt.cookie,
+		.fill = fill_region,
+		.fill_arg = &fa,
+	};
+	int ret;
 
-	it->r = vshm_share_fill(run->g, run->opt.size, flags,
-				VSHM_ACCESS_READ | VSHM_ACCESS_WRITE,
-				fill_region, &fa);
-	if (!it->r)
-		return fail(run, "region #%u: share: %s: %s", run->nr + 1,
-			    strerror(errno), vshm_guest_last_failure(run->g));
+	it->memfd = -1;
+	if (own_memory(run, it, &a)) {
+		free_own_memory(run, it);
+		return -1;
+	}
+	it->r = vshm_share_ex(run->g, &a);
+	if (!it->r) {
+		ret = fail(run, "region #%u: share: %s: %s", run->nr + 1,
+			   strerror(errno), vshm_guest_last_failure(run->g));
+		/* Pinned until close if the host did not confirm: keep it. */
+		return ret;
+	}
 	it->st = *vshm_region_stats(it->r);
 	it->fill_ns = fa.ns;
 	run->nr++;
-	return check_host_words(run, it);
+	if (check_host_words(run, it))
+		return -1;
+	if (run->opt.notify_bits) {
+		ret = vshm_region_notify(it->r, run->opt.notify_bits);
+		if (ret)
+			return fail(run, "region %u: notify: %s", it->st.region,
+				    strerror(-ret));
+	}
+	return 0;
 }
 
 static int compact_memory(struct run *run)
@@ -364,7 +522,7 @@ static int compact_check(struct run *run)
 	return 0;
 }
 
-static void hold(unsigned int ms)
+static void sleep_ms(unsigned int ms)
 {
 	struct timespec ts = {
 		.tv_sec = ms / 1000,
@@ -373,6 +531,60 @@ static void hold(unsigned int ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+/* Prints an event as it is handed out (flushed: tests wait for it). */
+static void print_event(struct vshm_guest *g, const struct vshm_guest_event *ev,
+			void *arg)
+{
+	(void)g;
+	(void)arg;
+	if (ev->type == VSHM_GUEST_EV_REVOKED)
+		printf("vshm-guest: event REVOKED region %u grant %llu reason %s\n",
+		       ev->region, (unsigned long long)ev->grant,
+		       vshm_revoke_reason_name(ev->reason));
+	else
+		printf("vshm-guest: event NOTIFY region %u bits %#x\n",
+		       ev->region, ev->bits);
+	fflush(stdout);
+}
+
+/* Hands out what the host said; says once if the connection ended. */
+static int dispatch(struct run *run)
+{
+	int ret = vshm_guest_dispatch(run->g);
+
+	if (ret < 0 && !run->conn_ended) {
+		printf("vshm-guest: connection: %s: %s\n", strerror(-ret),
+		       vshm_guest_last_failure(run->g));
+		fflush(stdout);
+		run->conn_ended = true;
+	}
+	return ret;
+}
+
+/* Holds the regions for ms, printing the host's events meanwhile. */
+static void hold(struct run *run, unsigned int ms)
+{
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000ULL;
+	struct pollfd p = { .fd = vshm_guest_fd(run->g), .events = POLLIN };
+
+	dispatch(run);
+	for (;;) {
+		uint64_t now = now_ns();
+		int left;
+
+		if (now >= end)
+			return;
+		left = (int)((end - now + 999999) / 1000000);
+		if (run->conn_ended) {
+			/* Sleep the rest, as before: the test decides. */
+			sleep_ms((unsigned int)left);
+			return;
+		}
+		if (poll(&p, 1, left) > 0)
+			dispatch(run);
+	}
 }
 
 static int free_one(struct run *run, struct item *it)
@@ -386,6 +598,7 @@ static int free_one(struct run *run, struct item *it)
 	it->free_ns = now_ns() - t;
 	it->freed = true;
 	it->r = NULL;
+	free_own_memory(run, it);
 	return 0;
 }
 
@@ -424,12 +637,30 @@ static void print_item(const struct item *it)
 static int connect_host(struct run *run)
 {
 	const struct options *o = &run->opt;
+	struct vshm_guest_opts go = {
+		.cid = o->cid,
+		.port = o->port,
+		.timeout_ms = o->timeout_ms,
+		.connect_wait_ms = (int)o->wait_connect_ms,
+		.flags = o->plain ? VSHM_GUEST_PLAIN : 0,
+	};
+	uint64_t f;
 	int ret;
 
-	run->g = vshm_guest_connect(o->cid, o->port);
+	run->g = vshm_guest_connect_opts(&go);
 	if (!run->g)
-		return fail(run, "connect to cid %u port %u: %s", o->cid,
-			    o->port, strerror(errno));
+		return fail(run, "connect to cid %u port %u: %s%s", o->cid,
+			    o->port, strerror(errno),
+			    errno == ECONNREFUSED && !o->wait_connect_ms ?
+			    " (nobody listens: --wait-connect MS waits for the server)" :
+			    "");
+	f = vshm_guest_features(run->g);
+	printf("vshm-guest: connected, features %#llx%s%s%s\n",
+	       (unsigned long long)f, f & VSHM_FEAT_REVOKED ? " revoked" : "",
+	       f & VSHM_FEAT_COOKIE ? " cookie" : "",
+	       f & VSHM_FEAT_NOTIFY ? " notify" : "");
+	fflush(stdout);
+	vshm_guest_set_event_cb(run->g, print_event, run);
 	ret = vshm_guest_set_timeout(run->g, o->timeout_ms);
 	if (!ret && o->max_msg)
 		ret = vshm_guest_set_max_msg(run->g, o->max_msg);
@@ -454,26 +685,92 @@ static int run_cycle(struct run *run)
 		       run->nr, run->opt.hold_ms);
 		fflush(stdout);
 	}
-	hold(run->opt.hold_ms);
+	hold(run, run->opt.hold_ms);
 	if (!run->opt.no_free && free_all(run))
 		return -1;
 	return 0;
+}
+
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/*
+ * --reserve-huge: raises vm.nr_hugepages until the 2 MiB pages of every
+ * region are free, as the user asked (the library never does).
+ */
+static int reserve_huge(struct run *run)
+{
+	const struct options *o = &run->opt;
+	long need = (long)(o->size / (2UL << 20)) * o->count;
+	long nr = read_long(NR_HUGEPAGES);
+	long avail = read_long(HUGE_SYSFS "free_hugepages") -
+		     read_long(HUGE_SYSFS "resv_hugepages");
+	long want, got;
+	FILE *f;
+
+	if (!o->huge && o->src != SRC_HUGETLB_MEMFD)
+		return 0;
+	if (nr < 0 || avail < 0)
+		return fail(run, "--reserve-huge: no 2 MiB huge page pool (%s)",
+			    HUGE_SYSFS);
+	if (avail >= need)
+		return 0;
+	want = nr + need - avail;
+	f = fopen(NR_HUGEPAGES, "w");
+	if (!f || fprintf(f, "%ld\n", want) < 0 || fclose(f)) {
+		int err = errno;
+
+		return fail(run, "--reserve-huge: writing %ld to %s: %s", want,
+			    NR_HUGEPAGES, strerror(err));
+	}
+	got = read_long(NR_HUGEPAGES);
+	printf("vshm-guest: reserved %ld huge pages (nr_hugepages %ld -> %ld)\n",
+	       got - nr, nr, got);
+	fflush(stdout);
+	if (got < want)
+		return fail(run, "--reserve-huge: the kernel gave %ld of the %ld huge pages asked for",
+			    got - nr, want - nr);
+	return 0;
+}
+
+/* No region, no memory of the program's. */
+static void clear_items(struct run *run)
+{
+	unsigned int i;
+
+	memset(run->items, 0, run->opt.count * sizeof(*run->items));
+	for (i = 0; i < run->opt.count; i++)
+		run->items[i].memfd = -1;
 }
 
 static int run_share(struct run *run)
 {
 	unsigned int r;
 
+	if (run->opt.reserve_huge && reserve_huge(run))
+		return -1;
 	if (connect_host(run))
 		return -1;
 	for (r = 0; r < run->opt.repeat; r++) {
 		/* Only the last cycle's regions are kept for printing. */
 		run->nr = 0;
-		memset(run->items, 0, run->opt.count * sizeof(*run->items));
+		clear_items(run);
 		if (run_cycle(run))
 			return -1;
 		run->cycles++;
 	}
+	/* What the host said since the last hold. */
+	dispatch(run);
 	if (run->opt.repeat > 1)
 		printf("vshm-guest: repeat: %u cycles, %u regions mapped and freed\n",
 		       run->cycles, run->cycles * run->opt.count);
@@ -497,6 +794,7 @@ int main(int argc, char **argv)
 		printf("vshm-guest: FAILED: out of memory\n");
 		return 1;
 	}
+	clear_items(&run);
 	ret = run_share(&run);
 	if (ret && !run.opt.no_free) {
 		/* Best effort: give the host back what it still maps. */
@@ -511,6 +809,9 @@ int main(int argc, char **argv)
 	/* Closing ends the connection: the host drops what is left. */
 	if (run.g)
 		vshm_guest_close(run.g);
+	/* Unpinned now: the program's own memory may go. */
+	for (i = 0; i < run.opt.count; i++)
+		free_own_memory(&run, &run.items[i]);
 	free(run.items);
 	if (ret) {
 		printf("vshm-guest: FAILED: %s\n", run.reason);
