@@ -19,10 +19,15 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <assert.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "maps.h"
@@ -675,4 +680,622 @@ Test(server_end, shutdown_reports_and_releases_held_ranges)
 	/* vshm_server_free() gave the held range back. */
 	cr_assert_str_neq(maps_perms(p, perms), "---p");
 	close(g);
+}
+
+/*
+ * Issue 12: features, who is who, revocation events, doorbells, the
+ * application's own event loop. The same fake mapper device, and a fake
+ * revocation source: a pipe whose read end the server watches instead of
+ * the mapper (vshm_server_set_events_fd()); the test writes the struct
+ * vshm_revoke_event records the mapper would hand out.
+ */
+#define MAX_CALLS	32
+
+static struct {
+	int n;
+	char what[MAX_CALLS];	/* c/d connect/disconnect, m r n e */
+	uint32_t id[MAX_CALLS];
+	uint32_t arg[MAX_CALLS];
+	uint64_t conn[MAX_CALLS];
+	uint64_t cookie[MAX_CALLS];
+	uint64_t features[MAX_CALLS];	/* c, d */
+	void *ptr[MAX_CALLS];
+	int reserved[MAX_CALLS];	/* r, e: addr reserved during the call */
+	int refuse;			/* on_connect's answer */
+	int notify_back;		/* on_notify rings back with these bits */
+	int notify_back_ret;
+} fc;
+static int ev_w = -1;		/* the fake revocation source's write end */
+
+static void fc_log(char what, const struct vshm_session_region *r,
+		   uint32_t arg)
+{
+	int i = fc.n++;
+
+	cr_assert_lt(i, MAX_CALLS);
+	fc.what[i] = what;
+	fc.id[i] = r->id;
+	fc.arg[i] = arg;
+	fc.conn[i] = r->conn_id;
+	fc.cookie[i] = r->cookie;
+	fc.ptr[i] = r->ptr;
+	fc.reserved[i] = r->addr && maps_reserved(r->addr,
+						  (size_t)r->info.size);
+}
+
+static int fc_on_mapped(void *arg, const struct vshm_session_region *r)
+{
+	(void)arg;
+	fc_log('m', r, 0);
+	return on_mapped(arg, r);
+}
+
+static int fc_on_ended(void *arg, const struct vshm_session_region *r,
+		       enum vshm_end_reason why)
+{
+	(void)arg;
+	fc_log('e', r, (uint32_t)why);
+	return 0;
+}
+
+static void fc_on_revoked(void *arg, const struct vshm_session_region *r,
+			  enum vshm_revoke_reason reason)
+{
+	char perms[5];
+
+	(void)arg;
+	fc_log('r', r, (uint32_t)reason);
+	/* Still the (dead) mapping during the call. */
+	cr_assert_str_eq(maps_perms(r->ptr, perms), "rw-s");
+}
+
+static void fc_on_notify(void *arg, const struct vshm_session_region *r,
+			 uint32_t bits)
+{
+	(void)arg;
+	fc_log('n', r, bits);
+	if (fc.notify_back)
+		fc.notify_back_ret = vshm_server_notify(srv, r->conn_id, r->id,
+							(uint32_t)fc.notify_back);
+}
+
+static void fc_conn(char what, const struct vshm_conn_info *c, uint32_t arg)
+{
+	int i = fc.n++;
+
+	cr_assert_lt(i, MAX_CALLS);
+	fc.what[i] = what;
+	fc.conn[i] = c->id;
+	fc.features[i] = c->features;
+	fc.arg[i] = arg;
+}
+
+static int fc_on_connect(void *arg, const struct vshm_conn_info *c)
+{
+	(void)arg;
+	fc_conn('c', c, 0);
+	return fc.refuse;
+}
+
+static void fc_on_disconnect(void *arg, const struct vshm_conn_info *c,
+			     enum vshm_end_reason why)
+{
+	(void)arg;
+	fc_conn('d', c, (uint32_t)why);
+}
+
+static void feat_setup(void)
+{
+	struct vshm_server_cfg cfg = {
+		.mapper_path = "/dev/zero",
+		.on_mapped = fc_on_mapped,
+		.on_ended = fc_on_ended,
+		.on_revoked = fc_on_revoked,
+		.on_notify = fc_on_notify,
+		.on_connect = fc_on_connect,
+		.on_disconnect = fc_on_disconnect,
+		.log = log_line,
+	};
+	int p[2];
+
+	memset(&ev, 0, sizeof(ev));
+	memset(&fc, 0, sizeof(fc));
+	memset(&dev, 0, sizeof(dev));
+	dev.on = true;
+	dev.pages = DEV_PAGES;
+	srv = vshm_server_new_on_fd(&cfg, unix_listener());
+	cr_assert_not_null(srv, "server: %s", strerror(errno));
+	/* /dev/zero cannot be polled: no events, and the log says so. */
+	cr_assert(strstr(last_log, "no revocation events"), "log: %s",
+		  last_log);
+	cr_assert_eq(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	cr_assert_eq(vshm_server_set_events_fd(srv, p[0]), 0);
+	ev_w = p[1];
+}
+
+static void feat_teardown(void)
+{
+	vshm_server_free(srv);
+	srv = NULL;
+	close(ev_w);
+	ev_w = -1;
+}
+
+TestSuite(server_feat, .init = feat_setup, .fini = feat_teardown);
+
+static void revoke_event(uint64_t grant, uint32_t reason)
+{
+	struct vshm_revoke_event e = { .grant = grant, .reason = reason };
+
+	cr_assert_eq(write(ev_w, &e, sizeof(e)), (ssize_t)sizeof(e));
+}
+
+/* The guest on fd offers features; returns those agreed. */
+static uint64_t hello(int fd, uint64_t features)
+{
+	uint8_t msg[64];
+	struct vshm_msg m;
+	ssize_t n = vshm_encode_hello(msg, sizeof(msg), 1, features);
+
+	xchg(fd, msg, (size_t)n, &m);
+	cr_assert_eq(m.type, VSHM_MSG_HELLO_OK);
+	return m.hello.features;
+}
+
+/*
+ * The next message for the guest on fd, within a few pumps; -EAGAIN if
+ * none, -EPIPE at the end of the stream, or the negative errno of recv.
+ */
+static int guest_recv(int fd, struct vshm_msg *m)
+{
+	uint8_t reply[64];
+	ssize_t n = -1;
+	int i;
+
+	for (i = 0; i < 20 && n < 0; i++) {
+		pump();
+		n = recv(fd, reply, sizeof(reply), MSG_DONTWAIT);
+	}
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -EPIPE;
+	cr_assert_eq(vshm_decode(reply, (size_t)n, m), 0);
+	return 0;
+}
+
+static int find_call(char what, int from)
+{
+	int i;
+
+	for (i = from; i < fc.n; i++)
+		if (fc.what[i] == what)
+			return i;
+	return -1;
+}
+
+static int count_calls(char what)
+{
+	int i, n = 0;
+
+	for (i = 0; i < fc.n; i++)
+		n += fc.what[i] == what;
+	return n;
+}
+
+Test(server_feat, revocation_reported_once_before_ended_and_sent)
+{
+	struct vshm_server_stats st;
+	uint8_t msg[64];
+	struct vshm_msg m;
+	char perms[5];
+	int g, r, e;
+	ssize_t n;
+	void *p;
+
+	g = dial();
+	cr_assert_eq(hello(g, VSHM_FEAT_MASK), VSHM_FEAT_MASK);
+	p = dev_share(g, 1, 101);
+	revoke_event(101, VSHM_REVOKE_MEMMAP);
+	cr_assert_eq(guest_recv(g, &m), 0, "no REVOKED");
+	cr_assert_eq(m.type, VSHM_MSG_REVOKED, "got %s",
+		     vshm_msg_type_name(m.type));
+	cr_assert_eq(m.region, 1);
+	cr_assert_eq(m.revoked.grant, 101);
+	cr_assert_eq(m.revoked.reason, VSHM_REVOKE_MEMMAP);
+	r = find_call('r', 0);
+	cr_assert_geq(r, 0, "on_revoked not called");
+	cr_assert_eq(fc.id[r], 1);
+	cr_assert_eq(fc.arg[r], VSHM_REVOKE_MEMMAP);
+	cr_assert_eq(fc.ptr[r], p);
+	/* The dead mapping is now an inaccessible reservation. */
+	cr_assert_str_eq(maps_perms(p, perms), "---p");
+	cr_assert(maps_reserved(p, DEV_SIZE));
+	cr_assert_eq(dev.unmaps, 1);
+	/* A second event for the grant (the mapper's FREED) changes nothing. */
+	revoke_event(101, VSHM_REVOKE_FREED);
+	n = vshm_encode_free(msg, sizeof(msg), 1);
+	xchg(g, msg, (size_t)n, &m);
+	cr_assert_eq(m.type, VSHM_MSG_FREED);
+	cr_assert_eq(count_calls('r'), 1);
+	e = find_call('e', 0);
+	cr_assert_gt(e, r, "on_ended before on_revoked");
+	cr_assert_eq(fc.arg[e], VSHM_END_FREED);
+	cr_assert(fc.reserved[e]);
+	cr_assert_eq(dev.unmaps, 1);
+	st = stats();
+	cr_assert_eq(st.revocations, 1);
+	cr_assert_eq(st.revoked_sent, 1);
+	close(g);
+}
+
+Test(server_feat, revoked_not_sent_to_a_guest_that_did_not_agree)
+{
+	uint8_t msg[64];
+	struct vshm_msg m;
+	int g1, g2;
+	ssize_t n;
+
+	g1 = dial();				/* no HELLO at all */
+	dev_share(g1, 1, 11);
+	g2 = dial();
+	cr_assert_eq(hello(g2, VSHM_FEAT_NOTIFY | VSHM_FEAT_COOKIE),
+		     VSHM_FEAT_NOTIFY | VSHM_FEAT_COOKIE);
+	dev_share(g2, 1, 22);
+	revoke_event(11, VSHM_REVOKE_MIGRATION);
+	revoke_event(22, VSHM_REVOKE_DEVICE);
+	cr_assert_eq(guest_recv(g1, &m), -EAGAIN, "got %s",
+		     vshm_msg_type_name(m.type));
+	cr_assert_eq(guest_recv(g2, &m), -EAGAIN, "got %s",
+		     vshm_msg_type_name(m.type));
+	cr_assert_eq(count_calls('r'), 2);
+	cr_assert_eq(stats().revocations, 2);
+	cr_assert_eq(stats().revoked_sent, 0);
+	/* The next answer is the answer. */
+	n = vshm_encode_free(msg, sizeof(msg), 1);
+	xchg(g1, msg, (size_t)n, &m);
+	cr_assert_eq(m.type, VSHM_MSG_FREED);
+	close(g1);
+	close(g2);
+}
+
+/*
+ * The module revokes on FREE before the server can read it: the event is
+ * there with the FREE, and on_revoked(FREED) comes before on_ended(FREED).
+ * The guest knew: no REVOKED.
+ */
+Test(server_feat, free_revocation_before_ended)
+{
+	uint8_t msg[64];
+	struct vshm_msg m;
+	int g, r, e;
+	ssize_t n;
+
+	g = dial();
+	hello(g, VSHM_FEAT_REVOKED);
+	dev_share(g, 2, 22);
+	revoke_event(22, VSHM_REVOKE_FREED);
+	n = vshm_encode_free(msg, sizeof(msg), 2);
+	xchg(g, msg, (size_t)n, &m);
+	cr_assert_eq(m.type, VSHM_MSG_FREED, "got %s",
+		     vshm_msg_type_name(m.type));
+	r = find_call('r', 0);
+	e = find_call('e', 0);
+	cr_assert_geq(r, 0);
+	cr_assert_eq(fc.arg[r], VSHM_REVOKE_FREED);
+	cr_assert_gt(e, r);
+	cr_assert_eq(fc.arg[e], VSHM_END_FREED);
+	cr_assert_eq(stats().revoked_sent, 0);
+	cr_assert_eq(guest_recv(g, &m), -EAGAIN);
+	close(g);
+}
+
+/* The same when the guest closes: the module revoked on its SHUTDOWN. */
+Test(server_feat, close_revocation_before_ended_then_disconnect)
+{
+	int g, r, e, d;
+
+	g = dial();
+	cr_assert_eq(hello(g, VSHM_FEAT_REVOKED), VSHM_FEAT_REVOKED);
+	dev_share(g, 3, 33);
+	revoke_event(33, VSHM_REVOKE_CLOSED);
+	dev_hang_up(g, 0);
+	r = find_call('r', 0);
+	e = find_call('e', 0);
+	d = find_call('d', 0);
+	cr_assert_geq(r, 0);
+	cr_assert_eq(fc.arg[r], VSHM_REVOKE_CLOSED);
+	cr_assert_gt(e, r);
+	cr_assert_eq(fc.arg[e], VSHM_END_CLOSED);
+	cr_assert_gt(d, e, "on_disconnect before the regions' on_ended");
+	cr_assert_eq(fc.arg[d], VSHM_END_CLOSED);
+	cr_assert_eq(fc.features[d], VSHM_FEAT_REVOKED);
+	cr_assert_eq(fc.conn[d], fc.conn[find_call('c', 0)]);
+}
+
+Test(server_feat, who_is_who)
+{
+	uint8_t msg[64];
+	struct vshm_msg m;
+	uint64_t id1, id2;
+	int g1, g2, c, mp, i;
+	ssize_t n;
+
+	g1 = dial();
+	pump();
+	g2 = dial();
+	pump();
+	cr_assert_eq(count_calls('c'), 2);
+	id1 = fc.conn[find_call('c', 0)];
+	id2 = fc.conn[find_call('c', find_call('c', 0) + 1)];
+	cr_assert_neq(id1, 0);
+	cr_assert_neq(id1, id2);
+	cr_assert_eq(fc.features[find_call('c', 0)], 0);
+	hello(g2, VSHM_FEAT_COOKIE);
+	n = vshm_encode_alloc_cookie(msg, sizeof(msg), 5, DEV_SIZE,
+				     VSHM_PAGE_SIZE, VSHM_ACCESS_READ |
+				     VSHM_ACCESS_WRITE, 0xc00c1e);
+	xchg(g2, msg, (size_t)n, &m);
+	cr_assert_eq(m.type, VSHM_MSG_ALLOC_OK);
+	dev_share(g1, 5, 55);
+	mp = find_call('m', 0);
+	cr_assert_eq(fc.conn[mp], id1);
+	cr_assert_eq(fc.cookie[mp], 0);
+	/* Region 5 of g2, shared after its ALLOC with a cookie. */
+	{
+		struct vshm_run runs[DEV_PAGES];
+		uint8_t b[512];
+		uint32_t i;
+
+		for (i = 0; i < DEV_PAGES; i++) {
+			runs[i].addr = 0x200000ULL + (uint64_t)i * 0x2000;
+			runs[i].npages = 1;
+		}
+		n = vshm_encode_gpa_list(b, sizeof(b), 5, 0, DEV_PAGES, runs,
+					 DEV_PAGES);
+		vshm_wire_mark_hpa(b, 56);
+		xchg(g2, b, (size_t)n, &m);
+		cr_assert_eq(m.type, VSHM_MSG_MAPPED);
+	}
+	mp = find_call('m', mp + 1);
+	cr_assert_eq(fc.conn[mp], id2);
+	cr_assert_eq(fc.cookie[mp], 0xc00c1e);
+	close(g1);
+	close(g2);
+	/* A connection on_connect refuses is closed at once. */
+	fc.refuse = 1;
+	c = dial();
+	i = guest_recv(c, &m);
+	cr_assert(i == -EPIPE || i == -ECONNRESET, "%s", strerror(-i));
+	cr_assert_eq(stats().conns_refused, 1);
+	close(c);
+}
+
+Test(server_feat, fd_and_dispatch_in_the_applications_epoll)
+{
+	struct epoll_event e = { .events = EPOLLIN }, got;
+	uint8_t msg[64], reply[64];
+	struct timespec t0, t1;
+	struct vshm_msg m;
+	int ep, fd, g, i;
+	ssize_t n = -1;
+
+	fd = vshm_server_fd(srv);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(vshm_server_fd(srv), fd);
+	cr_assert_eq(vshm_server_dispatch(NULL), -EINVAL);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	cr_assert_geq(ep, 0);
+	cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e), 0);
+	/* Nothing to do: not readable, and dispatch does not wait. */
+	cr_assert_eq(epoll_wait(ep, &got, 1, 0), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(vshm_server_dispatch(srv), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_lt(t1.tv_sec - t0.tv_sec, 1);
+	/* A guest connects and asks: the loop wakes, dispatch answers. */
+	g = dial();
+	n = vshm_encode_alloc(msg, sizeof(msg), 9, DEV_SIZE, VSHM_PAGE_SIZE,
+			      VSHM_ACCESS_READ);
+	cr_assert_eq(send(g, msg, (size_t)n, 0), n);
+	for (i = 0, n = -1; i < 10 && n < 0; i++) {
+		cr_assert_eq(epoll_wait(ep, &got, 1, 1000), 1,
+			     "the server's fd never got readable");
+		cr_assert_eq(vshm_server_dispatch(srv), 0);
+		n = recv(g, reply, sizeof(reply), MSG_DONTWAIT);
+	}
+	cr_assert_gt(n, 0, "no answer");
+	cr_assert_eq(vshm_decode(reply, (size_t)n, &m), 0);
+	cr_assert_eq(m.type, VSHM_MSG_ALLOC_OK);
+	cr_assert_eq(stats().conns_accepted, 1);
+	/* A revocation event wakes it too. */
+	cr_assert_eq(epoll_wait(ep, &got, 1, 0), 0);
+	revoke_event(12345, VSHM_REVOKE_MEMMAP);
+	cr_assert_eq(epoll_wait(ep, &got, 1, 1000), 1);
+	cr_assert_eq(vshm_server_dispatch(srv), 0);
+	cr_assert_eq(epoll_wait(ep, &got, 1, 0), 0, "event not consumed");
+	close(g);
+	close(ep);
+}
+
+/* The doorbell both ways. */
+Test(server_feat, notify_from_the_guest_never_answered)
+{
+	uint8_t msg[64];
+	struct vshm_msg m;
+	ssize_t n;
+	int g, i;
+
+	g = dial();
+	hello(g, VSHM_FEAT_NOTIFY);
+	dev_share(g, 1, 11);
+	n = vshm_encode_notify(msg, sizeof(msg), 1, 0x10);
+	cr_assert_eq(send(g, msg, (size_t)n, 0), n);
+	for (i = 0; i < 20 && !count_calls('n'); i++)
+		pump();
+	i = find_call('n', 0);
+	cr_assert_geq(i, 0, "on_notify not called");
+	cr_assert_eq(fc.id[i], 1);
+	cr_assert_eq(fc.arg[i], 0x10);
+	/* Unknown region, and malformed: dropped. */
+	n = vshm_encode_notify(msg, sizeof(msg), 2, 1);
+	cr_assert_eq(send(g, msg, (size_t)n, 0), n);
+	n = vshm_encode_notify(msg, sizeof(msg), 1, 1);
+	msg[20] = 1;
+	cr_assert_eq(send(g, msg, (size_t)n, 0), n);
+	cr_assert_eq(guest_recv(g, &m), -EAGAIN, "a NOTIFY was answered: %s",
+		     vshm_msg_type_name(m.type));
+	cr_assert_eq(stats().notifies_in, 1);
+	cr_assert_eq(stats().notifies_dropped, 2);
+	/* Ringing back from on_notify works. */
+	fc.notify_back = 0x20;
+	n = vshm_encode_notify(msg, sizeof(msg), 1, 0x10);
+	cr_assert_eq(send(g, msg, (size_t)n, 0), n);
+	cr_assert_eq(guest_recv(g, &m), 0);
+	cr_assert_eq(fc.notify_back_ret, 0);
+	cr_assert_eq(m.type, VSHM_MSG_NOTIFY);
+	cr_assert_eq(m.notify.bits, 0x20);
+	close(g);
+}
+
+struct ringer {
+	uint64_t conn;
+	uint32_t region;
+	int n, ret;
+};
+
+static void *ring(void *arg)
+{
+	struct ringer *r = arg;
+	int i;
+
+	for (i = 0; i < r->n && !r->ret; i++)
+		r->ret = vshm_server_notify(srv, r->conn, r->region,
+					    (uint32_t)i + 1);
+	return NULL;
+}
+
+Test(server_feat, notify_from_another_thread)
+{
+	struct ringer rg = { .region = 1, .n = 50 };
+	pthread_t t;
+	struct vshm_msg m;
+	uint64_t id, plain;
+	int g, g2, i;
+
+	g = dial();
+	hello(g, VSHM_FEAT_NOTIFY);
+	id = fc.conn[find_call('c', 0)];
+	/* Not mapped yet. */
+	cr_assert_eq(vshm_server_notify(srv, id, 1, 1), -ENOENT);
+	dev_share(g, 1, 11);
+	rg.conn = id;
+	/* The server keeps serving while another thread rings. */
+	cr_assert_eq(pthread_create(&t, NULL, ring, &rg), 0);
+	for (i = 0; i < 20; i++)
+		pump();
+	pthread_join(t, NULL);
+	cr_assert_eq(rg.ret, 0, "notify: %s", strerror(-rg.ret));
+	for (i = 1; i <= rg.n; i++) {
+		cr_assert_eq(guest_recv(g, &m), 0, "NOTIFY %d missing", i);
+		cr_assert_eq(m.type, VSHM_MSG_NOTIFY);
+		cr_assert_eq(m.region, 1);
+		cr_assert_eq(m.notify.bits, (uint32_t)i);
+	}
+	cr_assert_eq(stats().notifies_out, (uint64_t)rg.n);
+	/* What cannot be rung. */
+	cr_assert_eq(vshm_server_notify(srv, id, 1, 0), -EINVAL);
+	cr_assert_eq(vshm_server_notify(NULL, id, 1, 1), -EINVAL);
+	cr_assert_eq(vshm_server_notify(srv, id, 2, 1), -ENOENT);
+	cr_assert_eq(vshm_server_notify(srv, id + 100, 1, 1), -ENOENT);
+	g2 = dial();
+	dev_share(g2, 1, 21);			/* no HELLO */
+	plain = fc.conn[find_call('c', find_call('c', 0) + 1)];
+	cr_assert_eq(vshm_server_notify(srv, plain, 1, 1), -EOPNOTSUPP);
+	/* Revoked: no longer. */
+	revoke_event(11, VSHM_REVOKE_MEMMAP);
+	pump();
+	cr_assert_eq(vshm_server_notify(srv, id, 1, 1), -ENOENT);
+	/* Gone: a closed connection's id is never reused. */
+	dev_hang_up(g, 1);
+	cr_assert_eq(vshm_server_notify(srv, id, 1, 1), -ENOENT);
+	close(g2);
+}
+
+/* 0.2's fields took reserved entries: 0.1's layout, offset by offset. */
+struct cfg_0_1 {
+	uint32_t port;
+	uint32_t max_conns;
+	uint64_t max_region_size;
+	uint32_t max_regions;
+	uint64_t sock_buf;
+	const char *mapper_path;
+	vshm_on_mapped_fn on_mapped;
+	vshm_on_ended_fn on_ended;
+	void (*on_freed)(void *arg, const struct vshm_session_region *r);
+	void (*log)(void *arg, const char *line);
+	void *arg;
+	uint64_t reserved[8];
+};
+
+struct stats_0_1 {
+	uint64_t conns_accepted;
+	uint64_t conns_refused;
+	uint32_t conns_open;
+	uint64_t regions_mapped;
+	uint64_t regions_freed;
+	uint64_t regions_dropped;
+	uint64_t errors_sent;
+	uint64_t unmap_errors;
+	uint32_t regions_held;
+	uint64_t reserved[8];
+};
+
+#define SAME_OFF(a, b, f) \
+	static_assert(offsetof(a, f) == offsetof(b, f), #f " moved")
+
+SAME_OFF(struct vshm_server_cfg, struct cfg_0_1, port);
+SAME_OFF(struct vshm_server_cfg, struct cfg_0_1, max_conns);
+SAME_OFF(struct vshm_server_cfg, struct cfg_0_1, max_region_size);
+SAME_OFF(struct vshm_server_cfg, struct cfg_0_1, max_regions);
+SAME_OFF(struct vshm_server_cfg, struct cfg_0_1, sock_buf);
+SAME_OFF(struct vshm_server_cfg, struct cfg_0_1, mapper_path);
+SAME_OFF(struct vshm_server_cfg, struct cfg_0_1, on_mapped);
+SAME_OFF(struct vshm_server_cfg, struct cfg_0_1, on_ended);
+SAME_OFF(struct vshm_server_cfg, struct cfg_0_1, on_freed);
+SAME_OFF(struct vshm_server_cfg, struct cfg_0_1, log);
+SAME_OFF(struct vshm_server_cfg, struct cfg_0_1, arg);
+static_assert(sizeof(struct vshm_server_cfg) == sizeof(struct cfg_0_1),
+	      "vshm_server_cfg changed size");
+static_assert(offsetof(struct vshm_server_cfg, on_revoked) ==
+	      offsetof(struct cfg_0_1, reserved), "on_revoked");
+static_assert(offsetof(struct vshm_server_cfg, on_disconnect) ==
+	      offsetof(struct cfg_0_1, reserved[3]), "on_disconnect");
+static_assert(offsetof(struct vshm_server_cfg, reserved) ==
+	      offsetof(struct cfg_0_1, reserved[4]), "reserved");
+SAME_OFF(struct vshm_server_stats, struct stats_0_1, regions_held);
+static_assert(sizeof(struct vshm_server_stats) == sizeof(struct stats_0_1),
+	      "vshm_server_stats changed size");
+static_assert(offsetof(struct vshm_server_stats, revocations) ==
+	      offsetof(struct stats_0_1, reserved), "revocations");
+
+Test(server_feat, reserved_config_entries_still_refused)
+{
+	struct vshm_server_cfg cfg = {
+		.mapper_path = "/dev/zero",
+		.on_revoked = fc_on_revoked,
+		.log = log_line,
+	};
+	struct vshm_server *s2;
+
+	cfg.reserved[3] = 1;
+	errno = 0;
+	cr_assert_null(vshm_server_new_on_fd(&cfg,
+					     socket(AF_UNIX, SOCK_SEQPACKET,
+						    0)));
+	cr_assert_eq(errno, EINVAL);
+	cfg.reserved[3] = 0;
+	s2 = vshm_server_new_on_fd(&cfg, socket(AF_UNIX, SOCK_SEQPACKET, 0));
+	cr_assert_not_null(s2, "%s", strerror(errno));
+	vshm_server_free(s2);
 }
