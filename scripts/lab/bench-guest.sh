@@ -12,7 +12,7 @@ for n in "$@"; do
 		--hold-ms $hold || exit 1
 	h=$n
 	[ "$h" -lt 2 ] && h=2	# the smallest 2 MiB-page region
-	vshm-guest share --port "$port" --size "${h}M" --huge --timeout-ms 600000 \
+	vshm-guest share --port "$port" --size "${h}M" --huge --reserve-huge --timeout-ms 600000 \
 		--hold-ms $hold || exit 1
 done
 vsock_echo blast 2 "$sport" 256 || exit 1

@@ -59,7 +59,7 @@ base_mem=$(mem_snapshot)
 pids=()
 for cid in 3 4 5 6; do
 	huge=
-	[ $((cid % 2)) = 0 ] && huge=--huge
+	[ $((cid % 2)) = 0 ] && huge="--huge --reserve-huge"
 	# shellcheck disable=SC2086
 	scripts/lab/l2 -c $cid -m 256M -t 1800 -l "$R/soak-l2-$cid.log" -- \
 		vshm-guest share --port $PORT --size 2M $huge --repeat $per --quiet \
