@@ -12,14 +12,17 @@
  *
  * Prints one line per mapped region:
  *   vshm-server: region R cid=C size=... pages=... runs=... pin_ms=...
- *                map_ms=... check=ok
+ *                map_ms=... check=ok conn=N peer=C:P cookie=0x...
+ * one per region the host module revoked (the mapper's events):
+ *   vshm-server: region R cid=C conn=N revoked (memmap|migration|...)
  * and one per region that ends (mapped or not):
- *   vshm-server: region R cid=C freed
+ *   vshm-server: region R cid=C freed conn=N
  *   vshm-server: region R cid=C dropped (closed|reset|protocol|shutdown)
+ *                conn=N
  * the latter when its connection ended without FREE (see on_ended in
  * <vsock-shm/server.h>; the server keeps no pointer, so it holds no range).
- * (--json: one JSON object per line instead, "event" "mapped", "freed" or
- * "dropped" with "reason"). With --exit-after N it exits after N regions
+ * (--json: one JSON object per line instead, "event" "mapped", "revoked",
+ * "freed" or "dropped" with "reason"; each with "conn", "cid", "port"). With --exit-after N it exits after N regions
  * were freed by their guests; otherwise at SIGINT/SIGTERM.
  * Exit status: 0, 1 after a pattern mismatch or a server error, 2 for bad
  * arguments.
@@ -56,6 +59,7 @@ struct app {
 	} pending;
 	uint64_t freed;
 	uint64_t dropped;
+	uint64_t revoked;
 	unsigned int failures;
 	struct vshm_server *server;
 };
@@ -114,15 +118,19 @@ static void print_mapped(const struct app *a,
 			 const char *check)
 {
 	if (a->json)
-		printf("{\"event\":\"mapped\",\"region\":%u,\"cid\":%u,\"size\":%llu,\"pages\":%u,\"runs\":%u,\"pin_ms\":%.3f,\"map_ms\":%.3f,\"grant\":%llu,\"check\":\"%s\"}\n",
+		printf("{\"event\":\"mapped\",\"region\":%u,\"cid\":%u,\"size\":%llu,\"pages\":%u,\"runs\":%u,\"pin_ms\":%.3f,\"map_ms\":%.3f,\"grant\":%llu,\"check\":\"%s\",\"conn\":%llu,\"port\":%u,\"cookie\":%llu}\n",
 		       r->id, r->peer_cid, (unsigned long long)r->size,
 		       r->nr_pages, r->info.nr_runs, ms(r->info.pin_ns),
-		       ms(r->info.map_ns), (unsigned long long)r->grant, check);
+		       ms(r->info.map_ns), (unsigned long long)r->grant, check,
+		       (unsigned long long)r->conn_id, r->peer_port,
+		       (unsigned long long)r->cookie);
 	else
-		printf("vshm-server: region %u cid=%u size=%llu pages=%u runs=%u pin_ms=%.3f map_ms=%.3f check=%s\n",
+		printf("vshm-server: region %u cid=%u size=%llu pages=%u runs=%u pin_ms=%.3f map_ms=%.3f check=%s conn=%llu peer=%u:%u cookie=%#llx\n",
 		       r->id, r->peer_cid, (unsigned long long)r->size,
 		       r->nr_pages, r->info.nr_runs, ms(r->info.pin_ns),
-		       ms(r->info.map_ns), check);
+		       ms(r->info.map_ns), check,
+		       (unsigned long long)r->conn_id, r->peer_cid,
+		       r->peer_port, (unsigned long long)r->cookie);
 	fflush(stdout);
 }
 
@@ -252,22 +260,53 @@ static int on_ended(void *arg, const struct vshm_session_region *r,
 	else
 		a->dropped++;
 	if (a->json && freed)
-		printf("{\"event\":\"freed\",\"region\":%u,\"cid\":%u}\n",
-		       r->id, r->peer_cid);
+		printf("{\"event\":\"freed\",\"region\":%u,\"cid\":%u,\"conn\":%llu,\"port\":%u}\n",
+		       r->id, r->peer_cid, (unsigned long long)r->conn_id,
+		       r->peer_port);
 	else if (a->json)
-		printf("{\"event\":\"dropped\",\"region\":%u,\"cid\":%u,\"reason\":\"%s\",\"mapped\":%s}\n",
+		printf("{\"event\":\"dropped\",\"region\":%u,\"cid\":%u,\"reason\":\"%s\",\"mapped\":%s,\"conn\":%llu,\"port\":%u}\n",
 		       r->id, r->peer_cid, vshm_end_reason_name(why),
-		       r->addr ? "true" : "false");
+		       r->addr ? "true" : "false",
+		       (unsigned long long)r->conn_id, r->peer_port);
 	else if (freed)
-		printf("vshm-server: region %u cid=%u freed\n", r->id,
-		       r->peer_cid);
+		printf("vshm-server: region %u cid=%u freed conn=%llu\n",
+		       r->id, r->peer_cid, (unsigned long long)r->conn_id);
 	else
-		printf("vshm-server: region %u cid=%u dropped (%s)\n", r->id,
-		       r->peer_cid, vshm_end_reason_name(why));
+		printf("vshm-server: region %u cid=%u dropped (%s) conn=%llu\n",
+		       r->id, r->peer_cid, vshm_end_reason_name(why),
+		       (unsigned long long)r->conn_id);
 	fflush(stdout);
 	if (freed && a->exit_after && a->freed >= a->exit_after)
 		vshm_server_stop(a->server);
 	return 0;
+}
+
+/*
+ * The host module revoked a mapped region (the mapper's event): logged with
+ * why. A bench region that is gone cannot be measured.
+ */
+static void on_revoked(void *arg, const struct vshm_session_region *r,
+		       enum vshm_revoke_reason reason)
+{
+	struct app *a = arg;
+
+	if (r->ptr && r->ptr == a->pending.ptr) {
+		fprintf(stderr, "vshm-server: region %u: bench: revoked (%s) before it could be measured\n",
+			r->id, vshm_revoke_reason_name(reason));
+		a->failures++;
+		a->pending.ptr = NULL;
+	}
+	a->revoked++;
+	if (a->json)
+		printf("{\"event\":\"revoked\",\"region\":%u,\"cid\":%u,\"reason\":\"%s\",\"grant\":%llu,\"conn\":%llu,\"port\":%u}\n",
+		       r->id, r->peer_cid, vshm_revoke_reason_name(reason),
+		       (unsigned long long)r->grant,
+		       (unsigned long long)r->conn_id, r->peer_port);
+	else
+		printf("vshm-server: region %u cid=%u conn=%llu revoked (%s)\n",
+		       r->id, r->peer_cid, (unsigned long long)r->conn_id,
+		       vshm_revoke_reason_name(reason));
+	fflush(stdout);
 }
 
 /* Arguments */
@@ -385,6 +424,7 @@ int main(int argc, char **argv)
 	struct vshm_server_cfg cfg = {
 		.on_mapped = on_mapped,
 		.on_ended = on_ended,
+		.on_revoked = on_revoked,
 		.arg = &a,
 	};
 	int ret;
@@ -418,9 +458,9 @@ int main(int argc, char **argv)
 	}
 	the_server = NULL;
 	vshm_server_free(a.server);
-	fprintf(stderr, "vshm-server: exiting: %llu region%s freed, %llu dropped, %u check failure%s\n",
+	fprintf(stderr, "vshm-server: exiting: %llu region%s freed, %llu dropped, %llu revoked, %u check failure%s\n",
 		(unsigned long long)a.freed, a.freed == 1 ? "" : "s",
-		(unsigned long long)a.dropped, a.failures,
-		a.failures == 1 ? "" : "s");
+		(unsigned long long)a.dropped, (unsigned long long)a.revoked,
+		a.failures, a.failures == 1 ? "" : "s");
 	return ret || a.failures ? 1 : 0;
 }
