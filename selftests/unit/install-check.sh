@@ -140,10 +140,10 @@ static_ok() {
 	same "global symbols of libvsock-shm-$lib.a" "$want" "$got"
 }
 
-check exports:guest exports_ok guest VSOCK_SHM_GUEST_0 guest.h protocol.h
-check exports:server exports_ok server VSOCK_SHM_SERVER_0 server.h protocol.h
-check static_symbols:guest static_ok guest guest.h protocol.h
-check static_symbols:server static_ok server server.h protocol.h
+check exports:guest exports_ok guest VSOCK_SHM_GUEST_0 guest.h guestd.h chan.h protocol.h
+check exports:server exports_ok server VSOCK_SHM_SERVER_0 server.h chan.h protocol.h
+check static_symbols:guest static_ok guest guest.h guestd.h chan.h protocol.h
+check static_symbols:server static_ok server server.h chan.h protocol.h
 
 # protocol.h's restated section names exactly the values of the list.
 consts_ok() {
@@ -173,6 +173,7 @@ EXPECTED="./usr/bin/vshm-guest
 ./usr/bin/vsock_echo
 ./usr/include/vsock-shm/chan.h
 ./usr/include/vsock-shm/guest.h
+./usr/include/vsock-shm/guestd.h
 ./usr/include/vsock-shm/protocol.h
 ./usr/include/vsock-shm/server.h
 .$LIBDIR/libvsock-shm-guest.a
@@ -185,9 +186,11 @@ EXPECTED="./usr/bin/vshm-guest
 .$LIBDIR/libvsock-shm-server.so.0.2.0
 .$LIBDIR/pkgconfig/vsock-shm-guest.pc
 .$LIBDIR/pkgconfig/vsock-shm-server.pc
+./usr/sbin/vshm-guestd
 ./usr/share/man/man1/vshm-guest.1
 ./usr/share/man/man1/vshm-server.1
-./usr/share/man/man1/vsock_echo.1"
+./usr/share/man/man1/vsock_echo.1
+./usr/share/man/man8/vshm-guestd.8"
 
 install_ok() {
 	inst install || return 1
