@@ -358,7 +358,8 @@ VSHM_API int vshm_server_dispatch(struct vshm_server *s);
  * Rings the guest: sends NOTIFY(region, bits) on connection conn_id (r->
  * conn_id) for one of its regions that is mapped, not revoked and answered
  * MAPPED already (in on_mapped it is not yet). Never blocks: the message
- * is queued on the socket or not sent. Returns 0; -EINVAL (s NULL, bits 0);
+ * is queued on the socket or not sent. Returns 0; -EINVAL (s NULL, bits
+ * or region 0);
  * -ENOENT (no such connection open, or no such region in that state);
  * -EOPNOTSUPP (the guest did not agree VSHM_FEAT_NOTIFY); -EAGAIN (the
  * guest's receive buffer is full: it does not read); or the negative errno
