@@ -13,7 +13,6 @@ here until the bindings follow.
 from __future__ import annotations
 
 import ctypes
-import enum
 import os
 import re
 import subprocess
@@ -80,7 +79,7 @@ class Layout(unittest.TestCase):
                              f'sizeof(((struct {cname} *)0)->{f}));')
         for name in int_constants():
             lines.append(f'\tprintf("C {name} %llu\\n", (unsigned long long)({name}));')
-        lines.append(f'\tprintf("P %s\\n", VSHM_MAPPER_PATH);')
+        lines.append('\tprintf("P %s\\n", VSHM_MAPPER_PATH);')
         lines += ["\treturn 0;", "}", ""]
         cls.out = compile_and_run("\n".join(lines))
         cls.sizes: dict[str, tuple[int, int]] = {}

@@ -23,6 +23,7 @@ safe from that.
 from __future__ import annotations
 
 import ctypes
+import enum
 import math
 import sys
 import threading
@@ -76,6 +77,11 @@ class ServerStats:
     notifies_in: int = 0     # 0.2: NOTIFYs given to on_notify
     notifies_out: int = 0    # 0.2: NOTIFYs sent (Server.notify)
     notifies_dropped: int = 0  # 0.2: NOTIFYs from guests dropped
+
+
+def _name(v: object) -> str:
+    """An enum member's name, or a value the enum lacks as a number."""
+    return v.name if isinstance(v, enum.Enum) and v.name else str(v)
 
 
 class Region:
@@ -232,10 +238,10 @@ class Region:
         extra = ""
         if self.conn_id is not None:
             extra = f" conn={self.conn_id} port={self.peer_port} cookie={self.cookie:#x}"
-        st = self.state.name if isinstance(self.state, RegionState) else self.state
         return (f"<Region {self.id} cid={self.peer_cid}{extra} size={self.size}"
-                f" access={self.access!r} state={st}"
-                f"{' ended=' + str(self.end_reason) if self.ended else ''}>")
+                f" access={self.access!r} state={_name(self.state)}"
+                f"{' ended=' + _name(self.end_reason) if self.ended else ''}"
+                f"{' revoked=' + _name(self.revoked) if self.revoked else ''}>")
 
 
 OnMapped = Callable[[Region], Optional[int]]
@@ -557,7 +563,7 @@ class Server:
             reg = self._region(rp)
             self._regions.pop(key, None)
             reg.end_reason = as_enum(EndReason, why)
-            reg._close_buffer(f"the region ended ({reg.end_reason!s})")
+            reg._close_buffer(f"the region ended ({_name(reg.end_reason)})")
         except BaseException as e:
             self._fail(e)
             return 0
@@ -580,7 +586,7 @@ class Server:
         try:
             reg = self._region(rp)
             reason = as_enum(RevokeReason, why)
-            reg._close_buffer(f"the host revoked the region ({reason!s})")
+            reg._close_buffer(f"the host revoked the region ({_name(reason)})")
             cb = self._user["on_revoked"]
             if cb is not None:
                 cb(reg, reason)

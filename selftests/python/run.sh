@@ -1,0 +1,81 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The Python bindings (python/vsock_shm) in L1 with an L2 guest: the
+# build-machine unit tests again, on a kernel with AF_VSOCK; then a server
+# written with the bindings (pyserver.py, Debian's /usr/bin/python3, which
+# L1 has from the build machine's root) serves the runs of guest.sh in an
+# L2 guest: the guest's pattern read and marked through Region.buffer,
+# hold()/release() and a slice kept past on_mapped, a refusal, an exception
+# in on_mapped, the reasons of on_ended (and, with the 0.2 library,
+# on_connect/on_disconnect/on_revoked and fileno()+dispatch()), and the
+# counters against what the callbacks saw. After it the host's pins are
+# back where they were. Writes TAP to OUT.
+#   selftests/python/run.sh OUT.tap
+set -uo pipefail
+
+OUT=$1 SUITE=python
+. "$(dirname "$0")/../lib.sh"
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+HERE=$TOP/selftests/python
+PY=/usr/bin/python3
+PORT=7100
+
+live_grants() { echo $(($(counter grants_created) - $(counter grants_revoked))); }
+pins_at_base() {
+	local p
+	p=$(pins)
+	[ "$p" = "$BASE" ] && [ "$(live_grants)" = 0 ] && return 0
+	echo "# pins $p (base $BASE), $(live_grants) live grants"
+	return 1
+}
+# merge FILE PREFIX: FILE's TAP lines become ours, named PREFIX: NAME.
+merge() {
+	local verdict rest
+	sed -n 's/^\(\(not \)\{0,1\}ok\) [0-9]* \(.*\)$/\1|\3/p' "$1" > "$1.merge"
+	while IFS='|' read -r verdict rest; do
+		emit "$verdict" "$2: ${rest#python/server: }"
+	done < "$1.merge"
+	rm -f "$1.merge"
+}
+
+modprobe kvm_amd
+modprobe -a vhost vsock vmw_vsock_virtio_transport_common
+check modules_load bash -c "insmod $M/vhost_vsock_shm.ko && insmod $M/vsock_shm_mapper.ko"
+check policy_loads "$CTL" policy load default
+BASE=$(pins)
+check python3_present test -x $PY
+
+# 1. The unit tests, here with AF_VSOCK (none of them may be skipped).
+(cd "$TOP/python" && $PY -B -m unittest discover -v -s tests -t . ) > "$R/python-unit.log" 2>&1
+urc=$?
+tail -5 "$R/python-unit.log" | sed 's/^/# /'
+check unit_tests_pass test $urc = 0
+check unit_tests_none_skipped bash -c "! grep -q 'skipped' '$R/python-unit.log'"
+
+# 2. The Python server and a guest.
+PYTHONPATH=$TOP/python $PY -B "$HERE/pyserver.py" --port $PORT --tap "$R/pyserver.tap" \
+	--timeout 900 > "$R/pyserver.log" 2>&1 &
+srv=$!
+check server_starts wait_for 60 grep -q '^pyserver: ready' "$R/pyserver.log"
+scripts/lab/l2 -c 3 -m 512M -t 900 --add "$HERE/guest.sh" -- guest.sh $PORT \
+	> "$R/l2-python.log" 2>&1
+grc=$?
+echo "# guest exited $grc"
+sed -n 's/^\[l2:3\] //p' "$R/l2-python.log" > "$R/l2-python.tap"
+merge "$R/l2-python.tap" guest
+check guest_completed bash -c "[ $grc = 0 ] && grep -q '^1\.\.4' '$R/l2-python.tap'"
+# The server ends once it saw every run end (or after its timeout).
+wait_for 120 bash -c "! kill -0 $srv 2>/dev/null"
+kill "$srv" 2>/dev/null
+wait "$srv"
+src=$?
+echo "# python server exited $src"
+grep -v '^pyserver: ok' "$R/pyserver.log" | tail -30 | sed 's/^/# /'
+merge "$R/pyserver.tap" server
+check server_completed bash -c "[ $src = 0 ] && grep -q '^1\.\.[1-9]' '$R/pyserver.tap'"
+check pins_back pins_at_base
+
+check policy_unloads "$CTL" policy unload
+check modules_unload bash -c "rmmod vsock_shm_mapper && rmmod vhost_vsock_shm"
+tap_plan
