@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/vhost.h>
 #include <linux/virtio_vsock.h>
@@ -207,6 +211,101 @@ TEST(mapper_unknown_ioctl_and_bad_args)
 	ASSERT_EQ(ENOTSOCK, errno);
 	ASSERT_EQ(-1, ioctl(fd, VSHM_IOC_MAP_GRANT, NULL));
 	ASSERT_EQ(EFAULT, errno);
+	close(fd);
+}
+
+/*
+ * The revocation events of a file with no grant: a read must have room
+ * for a whole event (EINVAL), finds none (EAGAIN without blocking), and
+ * poll reports nothing until its timeout.
+ */
+TEST(mapper_read_short_count_einval)
+{
+	struct vshm_revoke_event ev[2];
+	int fd = open("/dev/vsock-shm-mapper", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(16U, sizeof(ev[0]));
+	EXPECT_EQ(-1, read(fd, ev, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, read(fd, ev, sizeof(ev[0]) - 1));
+	EXPECT_EQ(EINVAL, errno);
+	/* Room for one and a half: whole events only, none here. */
+	EXPECT_EQ(-1, read(fd, ev, sizeof(ev[0]) + 8));
+	EXPECT_EQ(EAGAIN, errno);
+	close(fd);
+}
+
+TEST(mapper_read_empty_nonblock_eagain)
+{
+	struct vshm_revoke_event ev;
+	int fd = open("/dev/vsock-shm-mapper", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	int flags;
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, read(fd, &ev, sizeof(ev)));
+	EXPECT_EQ(EAGAIN, errno);
+	/* O_NONBLOCK set later, with fcntl, is seen too. */
+	close(fd);
+	fd = open("/dev/vsock-shm-mapper", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	flags = fcntl(fd, F_GETFL);
+	ASSERT_EQ(0, fcntl(fd, F_SETFL, flags | O_NONBLOCK));
+	EXPECT_EQ(-1, read(fd, &ev, sizeof(ev)));
+	EXPECT_EQ(EAGAIN, errno);
+	/* Events are a stream: no offset to read at. */
+	EXPECT_EQ(-1, pread(fd, &ev, sizeof(ev), 0));
+	EXPECT_EQ(ESPIPE, errno);
+	close(fd);
+}
+
+TEST(mapper_poll_nothing_pending_times_out)
+{
+	int fd = open("/dev/vsock-shm-mapper", O_RDONLY | O_CLOEXEC);
+	struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLRDNORM };
+	struct timespec t0, t1;
+	long ms;
+
+	ASSERT_LE(0, fd);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	EXPECT_EQ(0, poll(&pfd, 1, 200));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	EXPECT_LE(150, ms);
+	EXPECT_EQ(0, pfd.revents);
+	close(fd);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* A blocking read with nothing to read waits, and a signal ends it. */
+TEST(mapper_read_blocks_until_signal)
+{
+	struct sigaction act = { .sa_handler = on_alarm }, old;
+	struct itimerval it = { .it_value = { .tv_usec = 300000 } };
+	struct vshm_revoke_event ev;
+	struct timespec t0, t1;
+	ssize_t r;
+	int fd = open("/dev/vsock-shm-mapper", O_RDWR | O_CLOEXEC);
+	int err;
+	long ms;
+
+	ASSERT_LE(0, fd);
+	/* No SA_RESTART: the read returns EINTR. */
+	ASSERT_EQ(0, sigaction(SIGALRM, &act, &old));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
+	r = read(fd, &ev, sizeof(ev));
+	err = errno;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	sigaction(SIGALRM, &old, NULL);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	EXPECT_EQ(-1, r);
+	EXPECT_EQ(EINTR, err);
+	EXPECT_LE(250, ms);
 	close(fd);
 }
 

@@ -144,6 +144,27 @@ static bool grant_listed(uint64_t id)
 	return found;
 }
 
+/* enum vshm_revoke_reason as the module's counters name it. */
+static const char *const reason_names[] = {
+	[VSHM_REVOKE_FREED] = "freed", [VSHM_REVOKE_CLOSED] = "closed",
+	[VSHM_REVOKE_DEVICE] = "device", [VSHM_REVOKE_MEMMAP] = "memmap",
+	[VSHM_REVOKE_MIGRATION] = "migration", [VSHM_REVOKE_REFUSED] = "refused",
+};
+
+static const char *reason_name(uint32_t reason)
+{
+	return reason && reason <= VSHM_REVOKE_MAX ? reason_names[reason] : "?";
+}
+
+/* The module's count of revocations for @reason, or -1. */
+static long long revoked_for(uint32_t reason)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "revoked_%s", reason_name(reason));
+	return mod_stat(name);
+}
+
 /* A module parameter, as read from sysfs without its newline. */
 static int param_read(const char *name, char *val, size_t cap)
 {
@@ -251,6 +272,12 @@ enum {
 	CTL_MAP_GRANT,		/* MAP_GRANT of grant arg with the conn's socket */
 	CTL_CHURN_START,	/* threads mapping, reading, unmapping the grant */
 	CTL_DROP_CAP,		/* the server drops capability arg */
+	CTL_EVENTS,		/* poll the mapper for arg ms, read its events */
+	CTL_EVENTS_FAULT,	/* read the mapper's events into no memory */
+	CTL_REMAP,		/* MAP_GRANT of grant arg again, on its own fd */
+	CTL_UNMAP,		/* munmap and UNMAP_GRANT grant arg */
+	CTL_POLL,		/* poll the mapper, no wait: its revents */
+	CTL_READ_BLOCK,		/* read the mapper's events, blocking, no poll */
 };
 enum { PROBE_DATA, PROBE_SIGBUS, PROBE_NOMAP };
 enum { WRITER_NONE, WRITER_RUNNING, WRITER_SIGBUS, WRITER_STOPPED };
@@ -259,6 +286,7 @@ enum { WRITER_NONE, WRITER_RUNNING, WRITER_SIGBUS, WRITER_STOPPED };
 #define SRV_REGIONS	16	/* region ids it counts messages of */
 #define SRV_RAW		64	/* bytes kept of a message it cannot decode */
 #define CHURN_THREADS	4	/* server threads that map, read and unmap */
+#define SRV_EVENTS	8	/* revocation events one read takes at most */
 
 struct ctl_req {
 	int op;
@@ -268,6 +296,22 @@ struct ctl_req {
 struct ctl_rep {
 	int status;
 	uint64_t value;
+};
+
+/*
+ * One look at the server's mapper file: poll, then a read if it said
+ * POLLIN, then a nonblocking read that must find nothing more.
+ */
+struct srv_events {
+	int done;			/* a look was taken */
+	int poll;			/* poll's revents, or -errno */
+	int n;				/* events read, or -errno */
+	uint64_t grant[SRV_EVENTS];
+	uint32_t reason[SRV_EVENTS];
+	uint32_t pad[SRV_EVENTS];
+	int after;			/* errno of the nonblocking read after
+					 * it, or 0 if that read events too
+					 */
 };
 
 /* What the server saw, in memory shared with the test. */
@@ -304,6 +348,8 @@ struct srv_shared {
 	volatile uint64_t churn_bad_value; /* the last such word */
 	volatile int churn_done;	/* threads ended (mmap refused) */
 	volatile int churn_errno;	/* why the last one ended */
+	struct srv_events ev;		/* the last CTL_EVENTS */
+	struct srv_events free_ev;	/* at the last FREE of a mapped region */
 };
 
 struct server {
@@ -513,6 +559,53 @@ static void srv_map(struct srv *s, const struct vshm_msg *m)
 					m->list.grant, req.nr_pages));
 }
 
+/* srv_read_events(): no poll, a read that blocks until there is one. */
+#define READ_NOW	(-2)
+
+/*
+ * Polls the mapper file for up to @ms, reads its events if it has some,
+ * then reads again without blocking: what it saw goes into @ev. Returns
+ * the events read, or -errno.
+ */
+static int srv_read_events(struct srv *s, int ms, struct srv_events *ev)
+{
+	struct vshm_revoke_event e[SRV_EVENTS];
+	struct pollfd pfd = {
+		.fd = s->mapper, .events = POLLIN | POLLRDNORM,
+	};
+	int flags, i, n = 0;
+	ssize_t r;
+
+	memset(ev, 0, sizeof(*ev));
+	if (ms != READ_NOW)
+		ev->poll = poll(&pfd, 1, ms) < 0 ? -errno : pfd.revents;
+	if (ms == READ_NOW || (ev->poll > 0 && (ev->poll & POLLIN))) {
+		r = read(s->mapper, e, sizeof(e));
+		if (r < 0)
+			n = -errno;
+		else if (r % sizeof(e[0]))
+			n = -EMSGSIZE;	/* not whole events */
+		else
+			n = (int)(r / sizeof(e[0]));
+	}
+	for (i = 0; i < n; i++) {
+		ev->grant[i] = e[i].grant;
+		ev->reason[i] = e[i].reason;
+		ev->pad[i] = e[i].pad;
+	}
+	ev->n = n;
+	flags = fcntl(s->mapper, F_GETFL);
+	if (flags < 0 || fcntl(s->mapper, F_SETFL, flags | O_NONBLOCK)) {
+		ev->after = errno;
+	} else {
+		r = read(s->mapper, e, sizeof(e));
+		ev->after = r < 0 ? errno : 0;
+		fcntl(s->mapper, F_SETFL, flags);
+	}
+	ev->done = 1;
+	return n;
+}
+
 /* FREE: the module revoked before we read it; the mapping must fault. */
 static void srv_free(struct srv *s, uint32_t region)
 {
@@ -522,6 +615,9 @@ static void srv_free(struct srv *s, uint32_t region)
 	s->sh->frees++;
 	srv_writer_stop(s);
 	s->sh->free_probe = srv_probe(m, 0, &v);
+	/* Its event was queued before the FREE reached us: no waiting. */
+	if (m)
+		srv_read_events(s, 0, &s->sh->free_ev);
 	if (m)
 		srv_unmap(s, m);
 	srv_reply(s, vshm_encode_freed(s->buf, sizeof(s->buf), region));
@@ -687,11 +783,51 @@ static int srv_churn_start(struct srv *s)
 
 static int drop_cap(int cap);
 
+/*
+ * A read of the mapper's events into memory that is not there: EFAULT
+ * (once an event is pending), or 0 if it read something. Returns -errno.
+ */
+static int srv_read_fault(struct srv *s)
+{
+	void *none = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	ssize_t r;
+	int err;
+
+	if (none == MAP_FAILED)
+		return -errno;
+	r = read(s->mapper, none, sizeof(struct vshm_revoke_event));
+	err = r < 0 ? -errno : 0;
+	munmap(none, PAGE);
+	return err;
+}
+
+/* The mapper file's poll(2) revents, at once, or -errno. */
+static int srv_poll(struct srv *s)
+{
+	struct pollfd pfd = {
+		.fd = s->mapper, .events = POLLIN | POLLRDNORM,
+	};
+
+	return poll(&pfd, 1, 0) < 0 ? -errno : pfd.revents;
+}
+
+/* MAP_GRANT of a grant this server's mapper file maps already. */
+static int srv_remap(struct srv *s, uint64_t grant)
+{
+	struct vshm_map_req req = { .sock_fd = s->conn, .grant = grant };
+
+	if (s->conn < 0)
+		return -ENOTCONN;
+	return ioctl(s->mapper, VSHM_IOC_MAP_GRANT, &req) ? -errno : 0;
+}
+
 /* A request of the test; returns false on CTL_QUIT or a closed socket. */
 static bool srv_control(struct srv *s)
 {
 	struct ctl_req req;
 	struct ctl_rep rep = { 0 };
+	unsigned int i;
 
 	if (recv(s->ctl, &req, sizeof(req), 0) != sizeof(req))
 		return false;
@@ -729,6 +865,30 @@ static bool srv_control(struct srv *s)
 		break;
 	case CTL_DROP_CAP:
 		rep.status = drop_cap((int)req.arg);
+		break;
+	case CTL_EVENTS:
+		rep.status = srv_read_events(s, (int)req.arg, &s->sh->ev);
+		break;
+	case CTL_READ_BLOCK:
+		rep.status = srv_read_events(s, READ_NOW, &s->sh->ev);
+		break;
+	case CTL_POLL:
+		rep.status = srv_poll(s);
+		break;
+	case CTL_EVENTS_FAULT:
+		rep.status = srv_read_fault(s);
+		break;
+	case CTL_REMAP:
+		rep.status = srv_remap(s, req.arg);
+		break;
+	case CTL_UNMAP:
+		rep.status = -ENOENT;
+		for (i = 0; i < SRV_MAPS; i++) {
+			if (s->maps[i].grant == req.arg) {
+				srv_unmap(s, &s->maps[i]);
+				rep.status = 0;
+			}
+		}
 		break;
 	default:
 		return false;
@@ -820,17 +980,27 @@ static int server_start(struct server *srv, uint32_t port)
 	return WAIT_FOR(srv->sh->ready, 5000) ? 0 : -ETIMEDOUT;
 }
 
-static int server_call(struct server *srv, int op, uint64_t arg,
-		       struct ctl_rep *rep)
+/* A request to the server, whose answer server_answer() waits for. */
+static int server_ask(struct server *srv, int op, uint64_t arg)
 {
 	struct ctl_req req = { .op = op, .arg = arg };
+
+	return send(srv->ctl, &req, sizeof(req), 0) == sizeof(req) ? 0 : -EPIPE;
+}
+
+static int server_answer(struct server *srv, struct ctl_rep *rep)
+{
 	struct pollfd pfd = { .fd = srv->ctl, .events = POLLIN };
 
-	if (send(srv->ctl, &req, sizeof(req), 0) != sizeof(req))
-		return -EPIPE;
 	if (poll(&pfd, 1, RECV_MS) != 1)
 		return -ETIMEDOUT;
 	return recv(srv->ctl, rep, sizeof(*rep), 0) == sizeof(*rep) ? 0 : -EPIPE;
+}
+
+static int server_call(struct server *srv, int op, uint64_t arg,
+		       struct ctl_rep *rep)
+{
+	return server_ask(srv, op, arg) ?: server_answer(srv, rep);
 }
 
 /* The server reads the u64 at byte @off of its mapping: PROBE_*. */
@@ -1120,10 +1290,13 @@ FIXTURE(vmm) {
 	bool iotlb;		/* the iotlb policy was swapped in */
 	struct share sh;
 	uint64_t grant;
+	long long reasons0[VSHM_REVOKE_MAX + 1];	/* revoked_<reason> */
 };
 
 FIXTURE_SETUP(vmm)
 {
+	uint32_t i;
+
 	self->srv.ctl = -1;
 	ASSERT_EQ(0, params_restore());
 	self->base_pins = host_pins();
@@ -1131,6 +1304,8 @@ FIXTURE_SETUP(vmm)
 	ASSERT_EQ(mod_stat("pages_pinned"), mod_stat("pages_unpinned")) {
 		TH_LOG("pages still pinned from an earlier test");
 	}
+	for (i = 1; i <= VSHM_REVOKE_MAX; i++)
+		self->reasons0[i] = revoked_for(i);
 	self->port = PORT_BASE + (uint32_t)getpid() % 1000;
 	/* The server first: it must not inherit the VM's fds. */
 	ASSERT_EQ(0, server_start(&self->srv, self->port));
@@ -1224,9 +1399,72 @@ static int probe_first(FIXTURE_DATA(vmm) *self)
 	return r;
 }
 
-/* Revoked, the way a guest's FREE revokes: gone, SIGBUS, pins back. */
+/*
+ * A look at the server's mapper file after @grant was revoked for @reason:
+ * poll said POLLIN, the read gave exactly that one event, and a
+ * nonblocking read after it found nothing (EAGAIN).
+ */
+static void expect_event(struct __test_metadata *_metadata,
+			 const struct srv_events *ev, uint64_t grant,
+			 uint32_t reason)
+{
+	ASSERT_TRUE(ev->done) {
+		TH_LOG("the server never read its mapper's events");
+	}
+	EXPECT_EQ(POLLIN | POLLRDNORM, ev->poll & (POLLIN | POLLRDNORM)) {
+		TH_LOG("poll of the mapper: %d", ev->poll);
+	}
+	ASSERT_EQ(1, ev->n) {
+		TH_LOG("read of the mapper: %d (events, or -errno)", ev->n);
+	}
+	EXPECT_EQ(grant, ev->grant[0]);
+	EXPECT_EQ(reason, ev->reason[0]) {
+		TH_LOG("grant %llu revoked as %s, not %s",
+		       (unsigned long long)grant, reason_name(ev->reason[0]),
+		       reason_name(reason));
+	}
+	EXPECT_EQ(0U, ev->pad[0]);
+	EXPECT_EQ(EAGAIN, ev->after) {
+		TH_LOG("a nonblocking read after it: %s",
+		       ev->after ? strerror(ev->after) : "more events");
+	}
+}
+
+/* The server finds the event of self->grant's revocation for @reason. */
+static void expect_revoke_event(struct __test_metadata *_metadata,
+				FIXTURE_DATA(vmm) *self, uint32_t reason)
+{
+	struct ctl_rep rep;
+
+	ASSERT_EQ(0, server_call(&self->srv, CTL_EVENTS, REVOKE_MS, &rep));
+	expect_event(_metadata, &self->srv.sh->ev, self->grant, reason);
+}
+
+/* The server's mapper has no event: poll times out after @ms, EAGAIN. */
+static void expect_no_event(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(vmm) *self, int ms)
+{
+	const struct srv_events *ev = &self->srv.sh->ev;
+	struct ctl_rep rep;
+
+	ASSERT_EQ(0, server_call(&self->srv, CTL_EVENTS, (uint64_t)ms, &rep));
+	EXPECT_EQ(0, ev->poll);
+	EXPECT_EQ(0, ev->n) {
+		TH_LOG("an event: grant %llu, %s",
+		       (unsigned long long)ev->grant[0],
+		       reason_name(ev->reason[0]));
+	}
+	EXPECT_EQ(EAGAIN, ev->after);
+}
+
+/*
+ * Revoked, the way a guest's FREE revokes: gone, SIGBUS, pins back; the
+ * server's mapper file tells it once, with @reason, and the module counted
+ * it under that reason.
+ */
 static void expect_revoked(struct __test_metadata *_metadata,
-			   FIXTURE_DATA(vmm) *self, long long revoked0)
+			   FIXTURE_DATA(vmm) *self, long long revoked0,
+			   uint32_t reason)
 {
 	ASSERT_TRUE(WAIT_FOR(!grant_listed(self->grant), REVOKE_MS)) {
 		TH_LOG("grant %llu still live after %d ms",
@@ -1239,6 +1477,11 @@ static void expect_revoked(struct __test_metadata *_metadata,
 	EXPECT_EQ(PROBE_SIGBUS, probe_first(self));
 	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS)) {
 		TH_LOG("pins %ld, base %ld", host_pins(), self->base_pins);
+	}
+	expect_revoke_event(_metadata, self, reason);
+	EXPECT_LT(self->reasons0[reason], revoked_for(reason)) {
+		TH_LOG("revoked_%s still %lld", reason_name(reason),
+		       self->reasons0[reason]);
 	}
 }
 
@@ -1258,6 +1501,7 @@ static void expect_kept(struct __test_metadata *_metadata,
 	usleep(500 * 1000);	/* let a revocation that is due happen */
 	ASSERT_TRUE(grant_listed(self->grant));
 	EXPECT_EQ(revoked0, mod_stat("grants_revoked"));
+	expect_no_event(_metadata, self, 0);
 	/* The guest writes page 1; the server reads it through the grant. */
 	w = share_word(&self->vm, &self->sh, PAGE + 64);
 	ASSERT_NE(NULL, w);
@@ -1279,7 +1523,7 @@ static void share_then_delete_slot1(struct __test_metadata *_metadata,
 	ASSERT_EQ(PROBE_DATA, probe_first(self));
 	revoked0 = mod_stat("grants_revoked");
 	ASSERT_EQ(0, vm_delete_slot(&self->vm, 1));
-	expect_revoked(_metadata, self, revoked0);
+	expect_revoked(_metadata, self, revoked0, VSHM_REVOKE_MEMMAP);
 	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
 }
 
@@ -1321,8 +1565,12 @@ TEST_F_TIMEOUT(vmm, share_and_free, TEST_SECS)
 	EXPECT_EQ(PROBE_DATA, probe_first(self));
 
 	ASSERT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
-	/* The module revoked before the server read the FREE. */
+	/* The module revoked before the server read the FREE, and said so. */
 	EXPECT_EQ(PROBE_SIGBUS, self->srv.sh->free_probe);
+	expect_event(_metadata, &self->srv.sh->free_ev, self->grant,
+		     VSHM_REVOKE_FREED);
+	EXPECT_LT(self->reasons0[VSHM_REVOKE_FREED],
+		  revoked_for(VSHM_REVOKE_FREED));
 	EXPECT_FALSE(grant_listed(self->grant));
 	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
 }
@@ -1347,6 +1595,8 @@ static void share_backed(struct __test_metadata *_metadata,
 	EXPECT_EQ(PROBE_DATA, probe_first(self));
 	ASSERT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
 	EXPECT_EQ(PROBE_SIGBUS, self->srv.sh->free_probe);
+	expect_event(_metadata, &self->srv.sh->free_ev, self->grant,
+		     VSHM_REVOKE_FREED);
 	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
 }
 
@@ -1553,9 +1803,10 @@ TEST_F_TIMEOUT(vmm, memslot_moved_revokes, TEST_SECS)
 		EXPECT_TRUE(grant_listed(self->grant));
 		EXPECT_EQ(PROBE_DATA, probe_first(self));
 		EXPECT_EQ(revoked0, mod_stat("grants_revoked"));
+		expect_no_event(_metadata, self, 0);
 	} else {
 		ASSERT_EQ(0, vm_move_slot(&self->vm, 1, MOVED_GPA));
-		expect_revoked(_metadata, self, revoked0);
+		expect_revoked(_metadata, self, revoked0, VSHM_REVOKE_MEMMAP);
 	}
 	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
 }
@@ -1636,7 +1887,7 @@ TEST_F_TIMEOUT(vmm, dirty_log_revokes_and_marks_pages, TEST_SECS)
 		TH_LOG("the module has no pages_logged_dirty counter");
 	}
 	ASSERT_EQ(0, vm_set_dirty_log(&self->vm, log));
-	expect_revoked(_metadata, self, revoked0);
+	expect_revoked(_metadata, self, revoked0, VSHM_REVOKE_MIGRATION);
 	/* The marks come after the unpin, and the count after the marks. */
 	EXPECT_TRUE(WAIT_FOR(mod_stat("pages_logged_dirty") - logged0 >= 64,
 			     REVOKE_MS));
@@ -1685,7 +1936,7 @@ TEST_F_TIMEOUT(vmm, dirty_log_unwritable_still_revokes, TEST_SECS)
 	revoked0 = mod_stat("grants_revoked");
 	logged0 = mod_stat("pages_logged_dirty");
 	ASSERT_EQ(0, vm_set_dirty_log(&self->vm, log));
-	expect_revoked(_metadata, self, revoked0);
+	expect_revoked(_metadata, self, revoked0, VSHM_REVOKE_MIGRATION);
 	EXPECT_EQ(logged0, mod_stat("pages_logged_dirty"));
 	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
 	EXPECT_EQ(VSHM_E_BUSY, share_refused(self, false));
@@ -1732,7 +1983,7 @@ TEST_F_TIMEOUT(vmm, mem_table_replaced_revokes, TEST_SECS)
 	revoked0 = mod_stat("grants_revoked");
 	vm_default_mem_table(&self->vm, r);
 	ASSERT_EQ(0, vm_set_mem_table(&self->vm, r, 1));	/* slot 0 only */
-	expect_revoked(_metadata, self, revoked0);
+	expect_revoked(_metadata, self, revoked0, VSHM_REVOKE_MEMMAP);
 	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
 }
 
@@ -1811,7 +2062,7 @@ TEST_F_TIMEOUT(vmm, vmm_killed_revokes, TEST_SECS)
 	ASSERT_EQ(self->vmm_pid, waitpid(self->vmm_pid, NULL, 0));
 	self->vmm_pid = 0;
 	EXPECT_TRUE(WAIT_FOR(mod_stat("devs_released") > released0, REVOKE_MS));
-	expect_revoked(_metadata, self, revoked0);
+	expect_revoked(_metadata, self, revoked0, VSHM_REVOKE_DEVICE);
 	EXPECT_TRUE(WAIT_FOR(self->srv.sh->conn_ended, REVOKE_MS));
 }
 
@@ -1909,7 +2160,13 @@ TEST_F_TIMEOUT(vmm, owner_gone_device_still_open_revokes, TEST_SECS)
 	revoked0 = mod_stat("grants_revoked");
 	ASSERT_EQ(0, server_call(&self->srv, CTL_CLOSE_CONN, 0, &rep));
 	ASSERT_EQ(0, rep.status);
-	expect_revoked(_metadata, self, revoked0);
+	/*
+	 * 6.4 and later: the server's close finds the worker gone and ends
+	 * the whole device; on 6.1 the worker ends the connection.
+	 */
+	expect_revoked(_metadata, self, revoked0,
+		       kernel_at_least(6, 4) ? VSHM_REVOKE_DEVICE :
+		       VSHM_REVOKE_CLOSED);
 	close(vhost_fd);
 }
 
@@ -1939,6 +2196,8 @@ TEST_F_TIMEOUT(vmm, free_while_server_writes, TEST_SECS)
 	/* Whichever came first, the mapping was revoked before FREE arrived. */
 	if (ret == VSHM_MSG_FREED) {
 		EXPECT_EQ(PROBE_SIGBUS, self->srv.sh->free_probe);
+		expect_event(_metadata, &self->srv.sh->free_ev, self->grant,
+			     VSHM_REVOKE_FREED);
 	} else {
 		EXPECT_EQ(PROBE_SIGBUS, probe_first(self));
 	}
@@ -2344,7 +2603,7 @@ TEST_F_TIMEOUT(vmm, set_running_0_revokes, TEST_SECS)
 	revoked0 = mod_stat("grants_revoked");
 	ASSERT_EQ(0, ioctl(self->vm.vhost_fd, VHOST_VSOCK_SET_RUNNING, &run));
 	self->vm.running = false;
-	expect_revoked(_metadata, self, revoked0);
+	expect_revoked(_metadata, self, revoked0, VSHM_REVOKE_DEVICE);
 }
 
 /* The guest's CID changes: the connections of the old one are gone. */
@@ -2360,7 +2619,7 @@ TEST_F_TIMEOUT(vmm, cid_change_revokes, TEST_SECS)
 	revoked0 = mod_stat("grants_revoked");
 	ASSERT_EQ(0, ioctl(self->vm.vhost_fd, VHOST_VSOCK_SET_GUEST_CID, &cid));
 	self->vm.cid = cid;
-	expect_revoked(_metadata, self, revoked0);
+	expect_revoked(_metadata, self, revoked0, VSHM_REVOKE_DEVICE);
 }
 
 /*
@@ -2382,7 +2641,7 @@ TEST_F_TIMEOUT(vmm, server_close_with_rx_withheld_revokes, TEST_SECS)
 	revoked0 = mod_stat("grants_revoked");
 	ASSERT_EQ(0, server_call(&self->srv, CTL_CLOSE_CONN, 0, &rep));
 	ASSERT_EQ(0, rep.status);
-	expect_revoked(_metadata, self, revoked0);
+	expect_revoked(_metadata, self, revoked0, VSHM_REVOKE_CLOSED);
 	/* And the guest has still heard nothing of it. */
 	EXPECT_EQ(0, vm_poll(&self->vm, 0));
 	EXPECT_EQ(0U, self->vm.conn.peer_shutdown);
@@ -2451,7 +2710,7 @@ TEST_F_TIMEOUT(vmm, vmm_discards_memory_revokes, TEST_SECS)
 	w = share_word(&self->vm, &self->sh, 0);
 	ASSERT_NE(NULL, w);
 	*w = 0x600d600d600d600dULL;
-	expect_revoked(_metadata, self, revoked0);
+	expect_revoked(_metadata, self, revoked0, VSHM_REVOKE_MEMMAP);
 	EXPECT_TRUE(WAIT_FOR(mod_stat("grants_revoked_memory") > mem0, REVOKE_MS));
 	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
 }
@@ -2476,7 +2735,7 @@ TEST_F_TIMEOUT(vmm, memfd_hole_punched_revokes, TEST_SECS)
 	w = share_word(&self->vm, &self->sh, 0);
 	ASSERT_NE(NULL, w);
 	*w = 0x600d600d600d600dULL;
-	expect_revoked(_metadata, self, revoked0);
+	expect_revoked(_metadata, self, revoked0, VSHM_REVOKE_MEMMAP);
 	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
 }
 
@@ -2519,7 +2778,7 @@ TEST_F_TIMEOUT(vmm, vmm_remaps_memory_revokes, TEST_SECS)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	ASSERT_EQ(hva, p);
 	memset(p, 0x22, self->sh.runs[1].npages * PAGE);
-	expect_revoked(_metadata, self, revoked0);
+	expect_revoked(_metadata, self, revoked0, VSHM_REVOKE_MEMMAP);
 	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
 }
 
@@ -2700,7 +2959,7 @@ TEST_F_TIMEOUT(vmm, revocation_races_munmap, TEST_SECS)
 	ASSERT_EQ(0, kill(self->vmm_pid, SIGKILL));
 	ASSERT_EQ(self->vmm_pid, waitpid(self->vmm_pid, NULL, 0));
 	self->vmm_pid = 0;
-	expect_revoked(_metadata, self, revoked0);
+	expect_revoked(_metadata, self, revoked0, VSHM_REVOKE_DEVICE);
 	EXPECT_TRUE(WAIT_FOR(self->srv.sh->churn_done == CHURN_THREADS, REVOKE_MS)) {
 		TH_LOG("%d of %d threads still map the grant", CHURN_THREADS -
 		       self->srv.sh->churn_done, CHURN_THREADS);
@@ -2750,6 +3009,138 @@ TEST_F_TIMEOUT(vmm, hpa_hidden_without_cap_sys_admin, TEST_SECS)
 		       self->srv.sh->hpa_nonzero - nonzero0);
 	}
 	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+}
+
+/* ---- the mapper's revocation events ---- */
+
+/* The guest resets its connection (RST): the grant ends with it. */
+TEST_F_TIMEOUT(vmm, guest_reset_revokes_closed, TEST_SECS)
+{
+	long long revoked0;
+
+	ASSERT_EQ(0, start_vm(self));
+	two_extents(&self->sh);
+	ASSERT_EQ(0, share_mapped(self));
+	ASSERT_EQ(PROBE_DATA, probe_first(self));
+	revoked0 = mod_stat("grants_revoked");
+	ASSERT_EQ(0, vm_reset(&self->vm));
+	expect_revoked(_metadata, self, revoked0, VSHM_REVOKE_CLOSED);
+	EXPECT_TRUE(WAIT_FOR(self->srv.sh->conn_ended, REVOKE_MS));
+}
+
+/*
+ * Sends the last chunk of @sh again, for its region, mapped and complete:
+ * refused (VSHM_E_ORDER), which ends the region. Returns the ERROR code
+ * the guest is answered with, or -errno.
+ */
+static int send_stray_chunk(FIXTURE_DATA(vmm) *self, const struct share *sh)
+{
+	static unsigned char buf[VSHM_MAX_MSG];
+	const struct vshm_run *last = &sh->runs[sh->n - 1];
+	struct vshm_msg m;
+	ssize_t n;
+	int ret;
+
+	n = vshm_encode_gpa_list(buf, sizeof(buf), sh->region,
+				 share_pages(sh) - last->npages,
+				 share_pages(sh), last, 1);
+	if (n < 0)
+		return (int)n;
+	ret = vm_send(&self->vm, buf, (size_t)n);
+	if (!ret)
+		ret = guest_recv(&self->vm, &m);
+	if (ret)
+		return ret < 0 ? ret : -EPROTO;
+	return m.type == VSHM_MSG_ERROR ? (int)m.error.code : -EPROTO;
+}
+
+/* A chunk that does not continue a mapped region ends it: REFUSED. */
+TEST_F_TIMEOUT(vmm, stray_chunk_of_mapped_region_revokes, TEST_SECS)
+{
+	long long revoked0;
+
+	ASSERT_EQ(0, start_vm(self));
+	two_extents(&self->sh);
+	ASSERT_EQ(0, share_mapped(self));
+	ASSERT_EQ(PROBE_DATA, probe_first(self));
+	revoked0 = mod_stat("grants_revoked");
+	EXPECT_EQ(VSHM_E_ORDER, send_stray_chunk(self, &self->sh));
+	expect_revoked(_metadata, self, revoked0, VSHM_REVOKE_REFUSED);
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, self->sh.region));
+}
+
+/* Region @region of 16 pages, two extents of 8 from @gpa on, 1 MiB apart. */
+static void two_small_extents(struct share *sh, uint32_t region, uint64_t gpa)
+{
+	*sh = (struct share){
+		.region = region, .n = 2,
+		.runs = { { gpa, 8 }, { gpa + VM_MIB, 8 } },
+	};
+}
+
+/*
+ * The mapper's read(2)/poll(2) contract on one file with three grants:
+ * nothing pending, poll times out and a nonblocking read is EAGAIN; a
+ * second MAP_GRANT of a grant still gives one event; a read into no memory
+ * is EFAULT and loses nothing; a blocking read waits for the revocation;
+ * UNMAP_GRANT drops an event not read yet.
+ */
+TEST_F_TIMEOUT(vmm, revocation_events_contract, TEST_SECS)
+{
+	struct share a, b, c;
+	uint64_t ga, gb, gc;
+	struct ctl_rep rep;
+
+	ASSERT_EQ(0, start_vm(self));
+	two_extents(&a);
+	two_small_extents(&b, REGION + 2, VM_SLOT1_GPA + 4 * VM_MIB);
+	two_small_extents(&c, REGION + 3, VM_SLOT1_GPA + 6 * VM_MIB);
+	self->sh = b;
+	ASSERT_EQ(0, share_mapped(self));
+	gb = self->grant;
+	self->sh = c;
+	ASSERT_EQ(0, share_mapped(self));
+	gc = self->grant;
+	self->sh = a;
+	ASSERT_EQ(0, share_mapped(self));
+	ga = self->grant;
+
+	expect_no_event(_metadata, self, 200);
+
+	/* A: mapped twice on the file, refused into no memory first. */
+	ASSERT_EQ(0, server_call(&self->srv, CTL_REMAP, ga, &rep));
+	ASSERT_EQ(0, rep.status);
+	EXPECT_EQ(VSHM_E_ORDER, send_stray_chunk(self, &a));
+	ASSERT_TRUE(WAIT_FOR(!grant_listed(ga), REVOKE_MS));
+	ASSERT_EQ(0, server_call(&self->srv, CTL_EVENTS_FAULT, 0, &rep));
+	EXPECT_EQ(-EFAULT, rep.status);
+	ASSERT_EQ(0, server_call(&self->srv, CTL_EVENTS, REVOKE_MS, &rep));
+	expect_event(_metadata, &self->srv.sh->ev, ga, VSHM_REVOKE_REFUSED);
+
+	/* B: the server blocks in read(2) before B is revoked. */
+	ASSERT_EQ(0, server_ask(&self->srv, CTL_READ_BLOCK, 0));
+	usleep(300 * 1000);
+	EXPECT_EQ(VSHM_E_ORDER, send_stray_chunk(self, &b));
+	ASSERT_EQ(0, server_answer(&self->srv, &rep));
+	EXPECT_EQ(1, rep.status);
+	EXPECT_EQ(1, self->srv.sh->ev.n);
+	EXPECT_EQ(gb, self->srv.sh->ev.grant[0]);
+	EXPECT_EQ((uint32_t)VSHM_REVOKE_REFUSED, self->srv.sh->ev.reason[0]);
+	EXPECT_EQ(EAGAIN, self->srv.sh->ev.after);
+
+	/* C: revoked, pending, then unmapped: its event goes too. */
+	EXPECT_EQ(VSHM_E_ORDER, send_stray_chunk(self, &c));
+	ASSERT_TRUE(WAIT_FOR(!grant_listed(gc), REVOKE_MS));
+	ASSERT_EQ(0, server_call(&self->srv, CTL_POLL, 0, &rep));
+	EXPECT_EQ(POLLIN | POLLRDNORM, rep.status);
+	ASSERT_EQ(0, server_call(&self->srv, CTL_UNMAP, gc, &rep));
+	ASSERT_EQ(0, rep.status);
+	expect_no_event(_metadata, self, 200);
+
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, a.region));
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, b.region));
+	EXPECT_EQ(VSHM_MSG_FREED, guest_free(&self->vm, c.region));
+	EXPECT_TRUE(WAIT_FOR(pins_at(self->base_pins), REVOKE_MS));
 }
 
 /* The results outside_hook.bpf.c keeps in its .data. */
