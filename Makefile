@@ -70,6 +70,7 @@ bpf: kernel
 # Initramfs images of the lab, one pair per kernel (build/lab/<KVER>/): L1
 # (host VM) and L2 (guests, with the peer suite and the guest programs).
 L2_PROGS = $(B)/guest/* $(TOP)/selftests/sharing/guest-*.sh \
+	$(TOP)/selftests/sdk/guest-*.sh \
 	$(TOP)/scripts/lab/demo-guest.sh $(TOP)/scripts/lab/bench-guest.sh
 lab: kernel peer userspace selftests $(B)/lab/kvm-keeper
 	@$(KENV) && \

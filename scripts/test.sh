@@ -99,7 +99,7 @@ lab_of() {
 	[ -s "$out/install.tap" ] || fail_tap "$abi/install" "install: the suite left no results"
 	[ -s "$out/libvirt.tap" ] || fail_tap "$abi/libvirt" "libvirt: the suite left no results"
 	# A suite that left no TAP at all did not run: that fails too.
-	for t in module vmm sharing policy swap soak peer-stock peer-fork peer-compare; do
+	for t in module vmm sharing sdk policy swap soak peer-stock peer-fork peer-compare; do
 		[ -s "$out/$t.tap" ] || fail_tap "$abi/$t" "$t: the suite left no results"
 	done
 	case $rc in

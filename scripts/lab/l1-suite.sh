@@ -39,6 +39,9 @@ suite 450 vmm selftests/vmm/run.sh "$R/vmm.tap"
 stamp "selftests: sharing"
 suite 1800 sharing selftests/sharing/run.sh "$R/sharing.tap"
 
+stamp "selftests: sdk (the guest daemon, events, channels, examples)"
+suite 900 sdk selftests/sdk/run.sh "$R/sdk.tap"
+
 stamp "selftests: policy CLI"
 suite 600 policy selftests/policy/run.sh "$R/policy.tap"
 
