@@ -48,6 +48,7 @@ struct fake_host {
 	uint32_t inject_on_alloc;	/* before ALLOC_OK: REVOKED and NOTIFY
 					 * of this region */
 	int listen_late_ms;	/* listener_main: listen() after this */
+	int list_delay_ms;	/* answer each GPA_LIST after this */
 	/* what it saw */
 	uint32_t pages[MAX_REGION];	/* ALLOC nr_pages, by region */
 	int allocs, lists, frees;
@@ -60,6 +61,7 @@ struct fake_host {
 	uint64_t cookie;		/* of the last ALLOC */
 	int notifies;			/* NOTIFYs received */
 	uint32_t notify_region, notify_bits;	/* the last one */
+	int notify_during_list;	/* messages sent before a chunk's answer */
 };
 
 enum { HELLO_NEW = 1, HELLO_OLD, HELLO_GREEDY };
@@ -182,12 +184,16 @@ static bool misbehave(struct fake_host *h, const uint8_t *msg, size_t len)
 		return true;
 	}
 	if (h->inject_on_alloc && m.type == VSHM_MSG_ALLOC) {
+		n = vshm_encode_notify(reply, sizeof(reply), h->inject_on_alloc,
+				       0x5);
+		send(h->fd, reply, (size_t)n, MSG_NOSIGNAL);
 		n = vshm_encode_revoked(reply, sizeof(reply), h->inject_on_alloc,
 					GRANT_BASE + h->inject_on_alloc,
 					VSHM_REVOKE_MEMMAP);
 		send(h->fd, reply, (size_t)n, MSG_NOSIGNAL);
+		/* A doorbell of a revoked region: dropped. */
 		n = vshm_encode_notify(reply, sizeof(reply), h->inject_on_alloc,
-				       0x5);
+				       0x2);
 		send(h->fd, reply, (size_t)n, MSG_NOSIGNAL);
 		/* And the answer, as usual. */
 		return false;
@@ -222,6 +228,22 @@ static ssize_t strip_cookie(uint8_t *msg, size_t len)
 				 m.alloc.page_size, m.alloc.access);
 }
 
+/*
+ * A chunk waits for its answer: nothing else may come meanwhile (a NOTIFY
+ * would take credit the next chunk needs; docs/protocol.md 12.4).
+ */
+static void check_list_alone(struct fake_host *h)
+{
+	struct timespec ts = { 0, (long)h->list_delay_ms * 1000000L };
+	uint8_t b;
+
+	if (!h->list_delay_ms)
+		return;
+	nanosleep(&ts, NULL);
+	if (recv(h->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+		h->notify_during_list++;
+}
+
 static void *host_main(void *arg)
 {
 	struct fake_host *h = arg;
@@ -236,6 +258,9 @@ static void *host_main(void *arg)
 		play_module(h, msg, (size_t)n);
 		n = strip_cookie(msg, (size_t)n);
 		vshm_session_feed(h->sess, msg, (size_t)n, &out);
+		if (msg[offsetof(struct vshm_hdr, type)] == VSHM_MSG_HPA_LIST ||
+		    msg[offsetof(struct vshm_hdr, type)] == VSHM_MSG_REFUSED)
+			check_list_alone(h);
 		send(h->fd, out.reply, out.reply_len, MSG_NOSIGNAL);
 	}
 	return NULL;
@@ -821,7 +846,7 @@ Test(guest, events_during_a_wait_are_queued_not_answers)
 	r1 = vshm_share(g, 4096, 0, RW);
 	cr_assert_not_null(r1, "share: %s", vshm_guest_last_failure(g));
 	cr_assert_eq(vshm_region_revoked(r1), 0);
-	/* REVOKED and NOTIFY of r1 arrive before r2's ALLOC_OK. */
+	/* NOTIFY, REVOKED, NOTIFY of r1 arrive before r2's ALLOC_OK. */
 	host.inject_on_alloc = vshm_region_id(r1);
 	r2 = vshm_share(g, 4096, 0, RW);
 	cr_assert_not_null(r2, "share: %s", vshm_guest_last_failure(g));
@@ -833,14 +858,14 @@ Test(guest, events_during_a_wait_are_queued_not_answers)
 	cr_assert_eq(vshm_guest_set_event_cb(g, on_event, &seen), 0);
 	cr_assert_eq(vshm_guest_dispatch(g), 2);
 	cr_assert_eq(seen.n, 2);
-	cr_assert_eq(seen.ev[0].type, VSHM_GUEST_EV_REVOKED);
-	cr_assert_eq(seen.ev[0].region, vshm_region_id(r1));
+	cr_assert_eq(seen.ev[0].type, VSHM_GUEST_EV_NOTIFY);
 	cr_assert_eq(seen.ev[0].r, r1);
-	cr_assert_eq(seen.ev[0].reason, VSHM_REVOKE_MEMMAP);
-	cr_assert_eq(seen.ev[0].grant, GRANT_BASE + vshm_region_id(r1));
-	cr_assert_eq(seen.ev[1].type, VSHM_GUEST_EV_NOTIFY);
+	cr_assert_eq(seen.ev[0].bits, 0x5, "the later one was dropped");
+	cr_assert_eq(seen.ev[1].type, VSHM_GUEST_EV_REVOKED);
+	cr_assert_eq(seen.ev[1].region, vshm_region_id(r1));
 	cr_assert_eq(seen.ev[1].r, r1);
-	cr_assert_eq(seen.ev[1].bits, 0x5);
+	cr_assert_eq(seen.ev[1].reason, VSHM_REVOKE_MEMMAP);
+	cr_assert_eq(seen.ev[1].grant, GRANT_BASE + vshm_region_id(r1));
 	cr_assert_eq(vshm_guest_dispatch(g), 0, "each event once");
 	/* A revoked region is still the guest's, and FREE/FREED as before. */
 	*(volatile uint8_t *)vshm_region_ptr(r1) = 1;
@@ -909,15 +934,19 @@ Test(guest, callback_may_free_the_revoked_region)
 	start_features(VSHM_FEAT_MASK);
 	r = vshm_share(g, 4096, 0, RW);
 	cr_assert_not_null(r, "share: %s", vshm_guest_last_failure(g));
+	host_notify(vshm_region_id(r), 0x1);
 	host_send(vshm_encode_revoked(m, sizeof(m), vshm_region_id(r),
 				      vshm_region_stats(r)->grant,
 				      VSHM_REVOKE_MIGRATION), m);
-	host_notify(vshm_region_id(r), 0x1);
 	cr_assert_eq(vshm_guest_set_event_cb(g, on_event, &seen), 0);
 	cr_assert_eq(vshm_guest_dispatch(g), 2);
-	cr_assert_eq(host.frees, 1);
-	cr_assert_eq(seen.ev[0].reason, VSHM_REVOKE_MIGRATION);
-	cr_assert_null(seen.ev[1].r, "freed by the first callback");
+	cr_assert_eq(seen.ev[0].type, VSHM_GUEST_EV_NOTIFY);
+	cr_assert_eq(seen.ev[1].reason, VSHM_REVOKE_MIGRATION);
+	cr_assert_eq(host.frees, 1, "freed by the callback");
+	/* A doorbell of the freed region now: dropped. */
+	host_notify(seen.ev[1].region, 0x1);
+	cr_assert_eq(vshm_guest_dispatch(g), 0);
+	cr_assert_eq(seen.n, 2);
 	stop();
 }
 
@@ -972,6 +1001,9 @@ Test(guest, notify_from_another_thread_during_shares)
 	nt.r = vshm_share(g, 4096, 0, RW);
 	cr_assert_not_null(nt.r, "share: %s", vshm_guest_last_failure(g));
 	cr_assert_eq(vshm_region_notify(nt.r, 0), -EINVAL);
+	/* One chunk per page, each answered late: doorbells must wait. */
+	cr_assert_eq(vshm_guest_set_max_msg(g, VSHM_GPA_LIST_SIZE(1)), 0);
+	host.list_delay_ms = 1;
 	cr_assert_eq(pthread_create(&t, NULL, notify_main, &nt), 0);
 	for (i = 0; i < 20; i++) {
 		r = vshm_share(g, 8 * 4096, 0, RW);
@@ -984,6 +1016,9 @@ Test(guest, notify_from_another_thread_during_shares)
 	/* FREED answers the FREE: every NOTIFY before it has been read. */
 	cr_assert_eq(host.notifies, nt.n);
 	cr_assert_eq(host.out_of_step, 0);
+	cr_assert_eq(host.notify_during_list, 0,
+		     "%d doorbells while a chunk waited for its answer",
+		     host.notify_during_list);
 	stop();
 }
 

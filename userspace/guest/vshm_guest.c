@@ -78,7 +78,9 @@ struct vshm_region {
  * Threads: everything here belongs to the thread using the connection,
  * except what vshm_region_notify() touches from any thread: fd (sends
  * under send_lock), features (set before the connection is handed out)
- * and broken (atomic).
+ * and broken (atomic). list_lock is held while a GPA_LIST chunk waits for
+ * its answer: a doorbell waits for that (docs/protocol.md 12.4: it would
+ * take credit the next chunk needs). Order: list_lock, then send_lock.
  */
 struct vshm_guest {
 	int fd;
@@ -88,6 +90,7 @@ struct vshm_guest {
 	atomic_bool broken;
 	uint64_t features;		/* agreed: VSHM_FEAT_* */
 	pthread_mutex_t send_lock;	/* one message per send, whole */
+	pthread_mutex_t list_lock;	/* a chunk waits for its answer */
 	uint32_t next_id;
 	struct vshm_region *regions;	/* every region holding pages */
 	uint8_t *buf;			/* VSHM_MAX_MSG bytes, for sending */
@@ -135,6 +138,12 @@ static struct vshm_guest *guest_new(int fd)
 		return NULL;
 	}
 	if (pthread_mutex_init(&g->send_lock, NULL)) {
+		free(g->buf);
+		free(g);
+		return NULL;
+	}
+	if (pthread_mutex_init(&g->list_lock, NULL)) {
+		pthread_mutex_destroy(&g->send_lock);
 		free(g->buf);
 		free(g);
 		return NULL;
@@ -354,8 +363,9 @@ static void take_revoked(struct vshm_guest *g, const struct vshm_msg *m)
 /*
  * NOTIFY: a doorbell of a region the guest holds. NOTIFYs of a region that
  * wait undelivered are merged (their bits ORed): the queue never holds
- * more than two events per region. One the guest cannot use (an unknown
- * region, no VSHM_FEAT_NOTIFY) is dropped, as the protocol says.
+ * more than two events per region. One the guest cannot use (a region not
+ * mapped: unknown, still uploading or revoked; no VSHM_FEAT_NOTIFY) is
+ * dropped, as the protocol says (12.4).
  */
 static void take_notify(struct vshm_guest *g, const struct vshm_msg *m)
 {
@@ -367,7 +377,8 @@ static void take_notify(struct vshm_guest *g, const struct vshm_msg *m)
 	};
 	size_t i;
 
-	if (!r || !(g->features & VSHM_FEAT_NOTIFY)) {
+	if (!r || !r->st.grant || r->revoked ||
+	    !(g->features & VSHM_FEAT_NOTIFY)) {
 		g->events_dropped++;
 		return;
 	}
@@ -1206,9 +1217,11 @@ static int send_chunk(struct vshm_region *r, const struct vshm_chunk *c)
 			    strerror((int)-len));
 		return (int)len;
 	}
+	pthread_mutex_lock(&g->list_lock);
 	ret = transact(g, (size_t)len, r->id,
 		       c->last ? VSHM_MSG_MAPPED : VSHM_MSG_CHUNK_OK,
 		       "GPA_LIST", &m);
+	pthread_mutex_unlock(&g->list_lock);
 	return ret ? ret : check_chunk_reply(r, c, &m);
 }
 
@@ -1546,6 +1559,7 @@ int vshm_region_notify(struct vshm_region *r, uint32_t bits)
 	uint8_t msg[VSHM_NOTIFY_SIZE];
 	struct vshm_guest *g;
 	ssize_t len;
+	int ret;
 
 	if (!r || !bits)
 		return -EINVAL;
@@ -1558,7 +1572,11 @@ int vshm_region_notify(struct vshm_region *r, uint32_t bits)
 	len = vshm_encode_notify(msg, sizeof(msg), r->id, bits);
 	if (len < 0)
 		return (int)len;
-	return vshm_guest_send_raw(g, msg, (size_t)len);
+	/* Never while a chunk waits for its answer (protocol 12.4). */
+	pthread_mutex_lock(&g->list_lock);
+	ret = vshm_guest_send_raw(g, msg, (size_t)len);
+	pthread_mutex_unlock(&g->list_lock);
+	return ret;
 }
 
 const struct vshm_run *vshm_region_extents(const struct vshm_region *r,
@@ -1593,6 +1611,7 @@ static void guest_free(struct vshm_guest *g)
 	if (g->pagemap_fd >= 0)
 		close(g->pagemap_fd);
 	pthread_mutex_destroy(&g->send_lock);
+	pthread_mutex_destroy(&g->list_lock);
 	free(g->events);
 	free(g->buf);
 	free(g);

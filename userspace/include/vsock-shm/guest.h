@@ -299,7 +299,9 @@ VSHM_API unsigned int vshm_region_revoked(const struct vshm_region *r);
 /*
  * Rings the host's doorbell of r: sends NOTIFY(bits) (bits != 0, their
  * meaning is the applications'). Never answered; does not wait for the
- * host (only for room in the socket's send buffer). May run in another
+ * host, only for room in the socket's send buffer and, while a share in
+ * another thread has an address chunk waiting for its answer, for that
+ * answer (the protocol forbids a doorbell then). May run in another
  * thread at the same time as the connection's other calls (see the top of
  * this header). Returns 0; -EOPNOTSUPP unless the connection agreed on
  * VSHM_FEAT_NOTIFY; -EINVAL (NULL, bits 0); -ENOTCONN (broken
@@ -345,7 +347,8 @@ struct vshm_guest_event {
 					 * (freed, or its share failed) */
 	uint32_t reason;		/* REVOKED: enum vshm_revoke_reason */
 	uint32_t bits;			/* NOTIFY: the bits (ORed, if several
-					 * NOTIFYs waited undelivered) */
+					 * NOTIFYs waited undelivered; one for
+					 * a region not mapped is dropped) */
 	uint64_t grant;			/* REVOKED: the host's grant id */
 	uint64_t reserved[2];		/* 0 */
 };
