@@ -21,6 +21,19 @@
  * - live regions are bounded: stats.live equals ALLOC_OKs minus FREEDs and
  *   never exceeds max_regions; stats count messages, errors, maps, frees.
  *
+ * Features (HELLO/HELLO_OK): the session's host supports the features the
+ * configuration byte's bits 4-6 do not clear (VSHM_FEAT_* << 4; 0, the
+ * older inputs, leaves them all). The model knows which message came first
+ * and what was agreed: HELLO first gets HELLO_OK with the common features,
+ * later ERROR(VSHM_E_ORDER); an ALLOC with a cookie without
+ * VSHM_FEAT_COOKIE is VSHM_E_LEN, with it the region keeps the cookie; a
+ * NOTIFY, valid or malformed (its header aside), gets no reply at all, and
+ * reaches on_notify only for a mapped region once VSHM_FEAT_NOTIFY was
+ * agreed. At every sweep, the first mapped region is revoked
+ * (vshm_session_revoke(), a reason from the input): on_revoked once, the
+ * mapping unmapped, REVOKED only when agreed and for a reason the guest
+ * cannot know.
+ *
  * After a reply with VSHM_SESS_CLOSE the connection ends, as in
  * vshm_server.c: vshm_session_drop_all() must drop every live region and
  * unmap every mapping; the next records go to a new session. Any violation
@@ -39,6 +52,9 @@
 
 #define SOCK_FD		42
 #define PEER_CID	3
+#define PEER_PORT	1234
+#define CONN_ID		99
+#define CFG_FEAT_SHIFT	4	/* bits 4-6 of the configuration byte */
 #define TOKEN_MAGIC	0x6d617070U
 
 /* The fake mapper's "mapping": a token, not the pages. */
@@ -55,6 +71,9 @@ static struct {
 	uint64_t want_grant;
 	uint32_t want_region, want_pages;
 	unsigned int maps, unmaps, app_calls;
+	unsigned int notify_calls, revoked_calls;
+	uint32_t want_bits;
+	uint64_t revoke_grant;
 	/* across feeds */
 	long outstanding;	/* mappings not unmapped */
 } fk;
@@ -136,6 +155,26 @@ static int app_on_mapped(void *arg, const struct vshm_session_region *r)
 	}
 }
 
+static void app_on_notify(void *arg, const struct vshm_session_region *r,
+			  uint32_t bits)
+{
+	(void)arg;
+	fk.notify_calls++;
+	FUZZ_CHECK(r->id == fk.want_region && bits == fk.want_bits && bits);
+	FUZZ_CHECK(r->state == VSHM_SR_MAPPED && r->ptr && !r->revoked);
+	FUZZ_CHECK(r->conn_id == CONN_ID && r->peer_port == PEER_PORT);
+}
+
+static void app_on_revoked(void *arg, const struct vshm_session_region *r,
+			   enum vshm_revoke_reason reason)
+{
+	(void)arg;
+	(void)reason;
+	fk.revoked_calls++;
+	FUZZ_CHECK(r->grant == fk.revoke_grant && r->ptr && !r->revoked);
+	FUZZ_CHECK(r->state == VSHM_SR_MAPPED);
+}
+
 /* ---- the connection ---- */
 
 static struct {
@@ -144,6 +183,9 @@ static struct {
 	uint32_t ids[SF_MAX_FEEDS];	/* live regions, as the model sees */
 	unsigned int nids;
 	struct vshm_session_stats st;	/* expected */
+	bool fed;			/* a message was fed */
+	uint64_t agreed;		/* features, after HELLO_OK */
+	uint32_t revoke_reason;		/* of the next sweep's revocation */
 } c;
 
 static void conn_open(void)
@@ -152,6 +194,8 @@ static void conn_open(void)
 	FUZZ_CHECK(c.s);
 	c.nids = 0;
 	memset(&c.st, 0, sizeof(c.st));
+	c.fed = false;
+	c.agreed = 0;
 }
 
 /*
@@ -168,6 +212,10 @@ static long sweep(void)
 	FUZZ_CHECK(st.live == c.nids && c.st.live == c.nids);
 	FUZZ_CHECK(st.msgs == c.st.msgs && st.errors == c.st.errors &&
 		   st.mapped == c.st.mapped && st.freed == c.st.freed);
+	FUZZ_CHECK(st.notifies == c.st.notifies &&
+		   st.notifies_dropped == c.st.notifies_dropped &&
+		   st.revoked == c.st.revoked);
+	FUZZ_CHECK(vshm_session_features(c.s) == c.agreed);
 	for (i = 0; i < c.nids; i++) {
 		const struct vshm_session_region *r =
 			vshm_session_find(c.s, c.ids[i]);
@@ -198,6 +246,59 @@ static void conn_close(void)
 	FUZZ_CHECK(vshm_session_drop_all(c.s, NULL) == 0);
 	vshm_session_free(c.s);
 	c.s = NULL;
+}
+
+/*
+ * The mapper reports a grant revoked: the first mapped region's, or one no
+ * region maps. Reasons cycle through every known one and an unknown one.
+ */
+static void revoke_one(void)
+{
+	const struct vshm_session_region *r = NULL, *after;
+	struct vshm_session_out out;
+	long outstanding0 = fk.outstanding;
+	uint32_t reason;
+	struct vshm_msg rm;
+	unsigned int i;
+	bool tell;
+	int ret;
+
+	c.revoke_reason = c.revoke_reason % (VSHM_REVOKE_MAX + 1) + 1;
+	reason = c.revoke_reason;
+	for (i = 0; i < c.nids && !r; i++) {
+		r = vshm_session_find(c.s, c.ids[i]);
+		if (r && !r->ptr)
+			r = NULL;
+	}
+	fk.revoke_grant = r ? r->grant : 0x1000;	/* no u8 grant */
+	fk.revoked_calls = fk.unmaps = 0;
+	ret = vshm_session_revoke(c.s, fk.revoke_grant, reason, &out);
+	if (!r) {
+		FUZZ_CHECK(ret == 0 && !out.reply_len && !out.actions);
+		FUZZ_CHECK(!fk.revoked_calls && !fk.unmaps);
+		return;
+	}
+	FUZZ_CHECK(ret == 1 && out.actions == VSHM_SESS_REVOKED);
+	FUZZ_CHECK(fk.revoked_calls == 1 && fk.unmaps == 1);
+	FUZZ_CHECK(fk.outstanding == outstanding0 - 1);
+	FUZZ_CHECK((out.unmap_err != 0) ==
+		   (fk.app_mode == SF_APP_UNMAP_FAILS));
+	after = vshm_session_find(c.s, out.region.id);
+	FUZZ_CHECK(after && !after->ptr && after->revoked == reason);
+	FUZZ_CHECK(after->state == VSHM_SR_MAPPED &&
+		   after->grant == fk.revoke_grant);
+	tell = (c.agreed & VSHM_FEAT_REVOKED) &&
+	       reason != VSHM_REVOKE_FREED && reason != VSHM_REVOKE_CLOSED &&
+	       reason != VSHM_REVOKE_REFUSED;
+	FUZZ_CHECK(!!out.reply_len == tell);
+	if (tell) {
+		FUZZ_CHECK(vshm_decode(out.reply, out.reply_len, &rm) == 0);
+		FUZZ_CHECK(rm.type == VSHM_MSG_REVOKED &&
+			   rm.region == out.region.id &&
+			   rm.revoked.grant == fk.revoke_grant &&
+			   rm.revoked.reason == reason);
+	}
+	c.st.revoked++;
 }
 
 static void ids_add(uint32_t id)
@@ -232,7 +333,8 @@ static bool is_list(uint8_t t)
 /* ---- the model: the answer to one message ---- */
 
 struct expect {
-	uint8_t type;		/* reply type */
+	uint8_t type;		/* reply type; 0: no reply (a NOTIFY) */
+	bool delivered;		/* a NOTIFY: to on_notify */
 	uint32_t region;	/* reply region */
 	uint32_t code, detail;	/* ERROR */
 	uint8_t orig;		/* ERROR */
@@ -293,6 +395,14 @@ static void model(int rc, const struct vshm_msg *m,
 		  const struct vshm_session_region *before, struct expect *e)
 {
 	memset(e, 0, sizeof(*e));
+	if (m->type == VSHM_MSG_NOTIFY && rc != VSHM_E_TRUNC &&
+	    rc != VSHM_E_MAGIC && rc != VSHM_E_VERSION) {
+		/* Never answered; delivered only when usable. */
+		e->delivered = !rc && (c.agreed & VSHM_FEAT_NOTIFY) &&
+			       before && before->state == VSHM_SR_MAPPED &&
+			       before->ptr;
+		return;
+	}
 	if (rc) {
 		bool conn = rc == VSHM_E_TRUNC || rc == VSHM_E_MAGIC ||
 			    rc == VSHM_E_VERSION || !m->region;
@@ -306,8 +416,20 @@ static void model(int rc, const struct vshm_msg *m,
 		return;
 	}
 	switch (m->type) {
+	case VSHM_MSG_HELLO:
+		if (c.fed) {
+			expect_error(e, m->region, VSHM_E_ORDER,
+				     VSHM_NO_INDEX, VSHM_MSG_HELLO);
+		} else {
+			e->type = VSHM_MSG_HELLO_OK;
+			e->region = m->region;
+		}
+		return;
 	case VSHM_MSG_ALLOC:
-		if (before)
+		if (m->alloc.has_cookie && !(c.agreed & VSHM_FEAT_COOKIE))
+			expect_error(e, m->region, VSHM_E_LEN,
+				     VSHM_NO_INDEX, VSHM_MSG_ALLOC);
+		else if (before)
 			expect_error(e, m->region, VSHM_E_EXISTS,
 				     VSHM_NO_INDEX, VSHM_MSG_ALLOC);
 		else if ((c.cfg.max_region_size &&
@@ -386,11 +508,13 @@ static bool feed_one(const uint8_t *msg, size_t len, uint8_t op)
 	fk.want_grant = fk.map_allowed ? m.list.grant : 0;
 	fk.want_region = m.region;
 	fk.want_pages = have_before ? before.nr_pages : 0;
-	fk.maps = fk.unmaps = fk.app_calls = 0;
+	fk.maps = fk.unmaps = fk.app_calls = fk.notify_calls = 0;
+	fk.want_bits = m.type == VSHM_MSG_NOTIFY ? m.notify.bits : 0;
 	model(rc, &m, have_before ? &before : NULL, &e);
 
 	FUZZ_CHECK(vshm_session_feed(c.s, msg, len, &out) == 0);
 	c.st.msgs++;
+	c.fed = true;
 
 	if (trace)
 		fprintf(stderr, "feed %s(%d) region %u len %zu rc %s -> %s region %u code %s%s\n",
@@ -398,6 +522,25 @@ static bool feed_one(const uint8_t *msg, size_t len, uint8_t op)
 			vshm_err_name(rc), vshm_msg_type_name(out.reply_type),
 			fz_le32(out.reply + 12), vshm_err_name((int)out.code),
 			out.actions & VSHM_SESS_CLOSE ? " CLOSE" : "");
+
+	if (!e.type) {
+		/* A NOTIFY: no reply, nothing changed. */
+		FUZZ_CHECK(out.reply_len == 0 && out.code == 0);
+		FUZZ_CHECK(out.actions == (e.delivered ? VSHM_SESS_NOTIFY :
+					   VSHM_SESS_DROPPED));
+		FUZZ_CHECK(fk.notify_calls == (e.delivered ? 1u : 0u));
+		FUZZ_CHECK(!fk.maps && !fk.unmaps && !fk.app_calls);
+		after = vshm_session_find(c.s, m.region);
+		FUZZ_CHECK(!after == !have_before);
+		if (after)
+			FUZZ_CHECK(after->state == before.state &&
+				   after->ptr == before.ptr);
+		if (e.delivered)
+			c.st.notifies++;
+		else
+			c.st.notifies_dropped++;
+		return false;
+	}
 
 	/* Exactly one reply, valid, the predicted one. */
 	FUZZ_CHECK(out.reply_len >= VSHM_HDR_SIZE &&
@@ -441,8 +584,20 @@ static bool feed_one(const uint8_t *msg, size_t len, uint8_t op)
 	/* The region. */
 	after = vshm_session_find(c.s, m.region);
 	switch (rm.type) {
+	case VSHM_MSG_HELLO_OK:
+		FUZZ_CHECK(rm.hello.features ==
+			   (m.hello.features & c.cfg.features));
+		FUZZ_CHECK(out.actions == VSHM_SESS_HELLO);
+		c.agreed = rm.hello.features;
+		FUZZ_CHECK(!after == !have_before && fk.outstanding ==
+			   outstanding0);
+		break;
 	case VSHM_MSG_ALLOC_OK:
 		FUZZ_CHECK(after && after->state == VSHM_SR_UPLOADING);
+		FUZZ_CHECK(after->cookie == m.alloc.cookie &&
+			   (m.alloc.has_cookie || !m.alloc.cookie));
+		FUZZ_CHECK(after->conn_id == CONN_ID &&
+			   after->peer_port == PEER_PORT && !after->revoked);
 		FUZZ_CHECK(after->nr_pages == m.alloc.nr_pages &&
 			   after->size == m.alloc.size &&
 			   after->access == m.alloc.access &&
@@ -593,6 +748,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&fk, 0, sizeof(fk));
 	c.cfg.sock_fd = SOCK_FD;
 	c.cfg.peer_cid = PEER_CID;
+	c.cfg.peer_port = PEER_PORT;
+	c.cfg.conn_id = CONN_ID;
+	c.cfg.features = ~((uint64_t)cfg >> CFG_FEAT_SHIFT) & VSHM_FEAT_MASK;
+	c.cfg.on_notify = app_on_notify;
+	c.cfg.on_revoked = app_on_revoked;
 	c.cfg.max_regions = cfg & SF_CFG_MAX_REGIONS;
 	c.cfg.max_region_size = cfg & SF_CFG_MAX_SIZE ?
 				(uint64_t)SF_MAX_SIZE_PAGES * VSHM_PAGE_SIZE : 0;
@@ -627,6 +787,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			feed_one(msg, len, op);
 		}
 		feeds++;
+		if (feeds % 8 == 0 && c.s)
+			revoke_one();
 		if (feeds % 64 == 0)
 			sweep();
 	}
