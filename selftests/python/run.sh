@@ -34,7 +34,7 @@ merge() {
 	local verdict rest
 	sed -n 's/^\(\(not \)\{0,1\}ok\) [0-9]* \(.*\)$/\1|\3/p' "$1" > "$1.merge"
 	while IFS='|' read -r verdict rest; do
-		emit "$verdict" "$2: ${rest#python/server: }"
+		emit "$verdict" "$2: ${rest#python/*: }"
 	done < "$1.merge"
 	rm -f "$1.merge"
 }
@@ -47,11 +47,11 @@ BASE=$(pins)
 check python3_present test -x $PY
 
 # 1. The unit tests, here with AF_VSOCK (none of them may be skipped).
-(cd "$TOP/python" && $PY -B -m unittest discover -v -s tests -t . ) > "$R/python-unit.log" 2>&1
+$PY -B "$TOP/python/tests/tap.py" --no-skip > "$R/python-unit.tap" 2>&1
 urc=$?
-tail -5 "$R/python-unit.log" | sed 's/^/# /'
-check unit_tests_pass test $urc = 0
-check unit_tests_none_skipped bash -c "! grep -q 'skipped' '$R/python-unit.log'"
+merge "$R/python-unit.tap" unit
+check unit_tests_pass bash -c "[ $urc = 0 ] && grep -q '^1\.\.[1-9]' '$R/python-unit.tap'"
+check unit_tests_none_skipped bash -c "! grep -q '# SKIP' '$R/python-unit.tap'"
 
 # 2. The Python server and a guest.
 PYTHONPATH=$TOP/python $PY -B "$HERE/pyserver.py" --port $PORT --tap "$R/pyserver.tap" \
