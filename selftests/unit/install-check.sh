@@ -229,11 +229,17 @@ pc_ok() {
 }
 check pkg_config pc_ok
 
-# example NAME LIB [STATIC]: builds examples/NAME from the stage.
+# example_ok DIR PROG LIB [STATIC]: builds PROG of examples/DIR from the
+# stage (only that program: "make host" or "make guest" in the directories
+# of two).
 example_ok() {
-	local name=$1 lib=$2 static=${3:-} o=$T/ex-$1${3:+-static} bin
+	local dir=$1 name=$2 lib=$3 static=${4:-} o=$T/ex-$1${4:+-static} bin goal=
 	bin=$o/$name
-	"$MAKE" -s -C "$TOP/examples/$name" O="$o" ${static:+STATIC=1} || return 1
+	if [ "$dir" != "$name" ]; then
+		goal=guest
+		[ "$lib" = server ] && goal=host
+	fi
+	"$MAKE" -s -C "$TOP/examples/$dir" O="$o" ${static:+STATIC=1} $goal || return 1
 	if [ -n "$static" ]; then
 		! readelf -d "$bin" | grep -q NEEDED || { echo "not static"; return 1; }
 		# Bad arguments: exit status 2.
@@ -243,15 +249,21 @@ example_ok() {
 	fi
 	readelf -d "$bin" | grep -q "NEEDED.*\[libvsock-shm-$lib.so.0\]" ||
 		{ readelf -d "$bin"; return 1; }
+	# Only its own library.
+	! readelf -d "$bin" | grep -q "NEEDED.*\[libvsock-shm-$([ "$lib" = server ] && echo guest || echo server)" ||
+		{ echo "$name links the other library"; return 1; }
 	LD_LIBRARY_PATH=$D$LIBDIR ldd "$bin" |
 		grep -q "libvsock-shm-$lib.so.0 => $D$LIBDIR/libvsock-shm-$lib.so.0" ||
 		{ LD_LIBRARY_PATH=$D$LIBDIR ldd "$bin"; return 1; }
 	LD_LIBRARY_PATH=$D$LIBDIR "$bin" --help >/dev/null
 }
-check example:server-map example_ok server-map server
-check example:server-map-static example_ok server-map server static
-check example:guest-share example_ok guest-share guest
-check example:guest-share-static example_ok guest-share guest static
+for ex in "server-map server-map server" "guest-share guest-share guest" \
+	"frames frame-consumer server" "frames frame-producer guest" \
+	"buffer-service buffer-service server" "buffer-service buffer-client guest"; do
+	read -r exdir exprog exlib <<<"$ex"
+	check "example:$exprog" example_ok "$exdir" "$exprog" "$exlib"
+	check "example:$exprog-static" example_ok "$exdir" "$exprog" "$exlib" static
+done
 
 # The installed vshm-server runs against the staged library (bad
 # arguments: exit status 2).
