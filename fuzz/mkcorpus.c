@@ -267,6 +267,32 @@ static void host_messages(void)
 	emit_mod("refused-detail-high", len, 20, 4, 1);
 	emit_mod("refused-region-0", len, 12, 4, 0);
 	emit_mod("refused-garbage-tail", len, 56, 4, 0);
+
+	/* The features (docs/protocol.md, section 12). */
+	len = must(vshm_encode_hello(buf, sizeof(buf), 0xffffffffU,
+				     VSHM_FEAT_MASK), "HELLO");
+	emit("hello", buf, len);
+	emit_mod("hello-later-feature", len, 16, 8, 1ULL << 40);
+	emit_mod("hello-pad", len, 24, 8, 1);
+	len = must(vshm_encode_hello_ok(buf, sizeof(buf), 0xffffffffU,
+					VSHM_FEAT_REVOKED), "HELLO_OK");
+	emit("hello-ok", buf, len);
+	emit_mod("hello-ok-unknown-feature", len, 16, 8, 1ULL << 40);
+	len = must(vshm_encode_alloc_cookie(buf, sizeof(buf), 5, 8192, 4096,
+					    VSHM_ACCESS_READ, 0x1122334455ULL),
+		   "ALLOC cookie");
+	emit("alloc-cookie", buf, len);
+	len = must(vshm_encode_revoked(buf, sizeof(buf), 3, 0x1234,
+				       VSHM_REVOKE_MEMMAP), "REVOKED");
+	emit("revoked", buf, len);
+	emit_mod("revoked-reason-0", len, 24, 4, 0);
+	emit_mod("revoked-grant-0", len, 16, 8, 0);
+	emit_mod("revoked-pad", len, 28, 4, 1);
+	len = must(vshm_encode_notify(buf, sizeof(buf), 3, 1), "NOTIFY");
+	emit("notify", buf, len);
+	emit_mod("notify-bits-0", len, 16, 4, 0);
+	emit_mod("notify-pad", len, 20, 4, 1);
+	emit_mod("notify-region-0", len, 12, 4, 0);
 }
 
 /* ---- sequences: session ---- */
@@ -694,6 +720,40 @@ static void sessions(void)
 	memset(buf, 0xff, 64);
 	sq_raw(64, 0, 0);
 	sq_end("len-claims-more");
+
+	/* Features: HELLO first, a cookie, doorbells (section 12). */
+	sq_begin(SF_CFG_ON_MAPPED);
+	sq_raw(must(vshm_encode_hello(buf, sizeof(buf), 1, VSHM_FEAT_MASK),
+		    "HELLO"), 0, 0);
+	len = must(vshm_encode_alloc_cookie(buf, sizeof(buf), 2, 3 * 4096,
+					    VSHM_PAGE_SIZE, RW, 0xc00c1e),
+		   "ALLOC cookie");
+	sq_raw(len, 0, 0);
+	sq_hpa(2, 0, 3, 3, 0x42, 0, 0);
+	sq_raw(must(vshm_encode_notify(buf, sizeof(buf), 2, 5), "NOTIFY"), 0, 0);
+	sq_raw(must(vshm_encode_hello(buf, sizeof(buf), 1, 1), "HELLO"), 0, 0);
+	sq_free(2);
+	sq_end("feat-hello-cookie-notify");
+
+	/* A cookie nobody agreed to, and a NOTIFY before any region. */
+	sq_begin(0);
+	sq_raw(must(vshm_encode_notify(buf, sizeof(buf), 9, 1), "NOTIFY"), 0, 0);
+	sq_raw(must(vshm_encode_alloc_cookie(buf, sizeof(buf), 3, 4096,
+					     VSHM_PAGE_SIZE, RW, 7),
+		    "ALLOC cookie"), 0, 0);
+	sq_alloc(3, 1);
+	sq_hpa(3, 0, 1, 1, 0x43, 0, 0);
+	sq_free(3);
+	sq_end("feat-none-agreed");
+
+	/* A host without doorbells (configuration bit 6: not NOTIFY). */
+	sq_begin(SF_CFG_FEAT_OFF(VSHM_FEAT_NOTIFY));
+	sq_raw(must(vshm_encode_hello(buf, sizeof(buf), 4, VSHM_FEAT_MASK),
+		    "HELLO"), 0, 0);
+	sq_alloc(4, 2);
+	sq_hpa(4, 0, 2, 2, 0x44, 0, 0);
+	sq_raw(must(vshm_encode_notify(buf, sizeof(buf), 4, 2), "NOTIFY"), 0, 0);
+	sq_end("feat-host-without-notify");
 }
 
 int main(int argc, char **argv)

@@ -104,7 +104,20 @@ static void same_msg(const struct vshm_msg *a, const struct vshm_msg *b)
 		FUZZ_CHECK(a->alloc.size == b->alloc.size &&
 			   a->alloc.page_size == b->alloc.page_size &&
 			   a->alloc.access == b->alloc.access &&
-			   a->alloc.nr_pages == b->alloc.nr_pages);
+			   a->alloc.nr_pages == b->alloc.nr_pages &&
+			   a->alloc.has_cookie == b->alloc.has_cookie &&
+			   a->alloc.cookie == b->alloc.cookie);
+		break;
+	case VSHM_MSG_HELLO:
+	case VSHM_MSG_HELLO_OK:
+		FUZZ_CHECK(a->hello.features == b->hello.features);
+		break;
+	case VSHM_MSG_REVOKED:
+		FUZZ_CHECK(a->revoked.grant == b->revoked.grant &&
+			   a->revoked.reason == b->revoked.reason);
+		break;
+	case VSHM_MSG_NOTIFY:
+		FUZZ_CHECK(a->notify.bits == b->notify.bits);
 		break;
 	case VSHM_MSG_GPA_LIST:
 	case VSHM_MSG_HPA_LIST:
@@ -148,9 +161,34 @@ static void reencode(const uint8_t *b, size_t n, const struct vshm_msg *m)
 
 	switch (m->type) {
 	case VSHM_MSG_ALLOC:
-		len = vshm_encode_alloc(enc, sizeof(enc), m->region,
-					m->alloc.size, m->alloc.page_size,
-					m->alloc.access);
+		if (m->alloc.has_cookie)
+			len = vshm_encode_alloc_cookie(enc, sizeof(enc),
+						       m->region,
+						       m->alloc.size,
+						       m->alloc.page_size,
+						       m->alloc.access,
+						       m->alloc.cookie);
+		else
+			len = vshm_encode_alloc(enc, sizeof(enc), m->region,
+						m->alloc.size,
+						m->alloc.page_size,
+						m->alloc.access);
+		break;
+	case VSHM_MSG_HELLO:
+		len = vshm_encode_hello(enc, sizeof(enc), m->region,
+					m->hello.features);
+		break;
+	case VSHM_MSG_HELLO_OK:
+		len = vshm_encode_hello_ok(enc, sizeof(enc), m->region,
+					   m->hello.features);
+		break;
+	case VSHM_MSG_REVOKED:
+		len = vshm_encode_revoked(enc, sizeof(enc), m->region,
+					  m->revoked.grant, m->revoked.reason);
+		break;
+	case VSHM_MSG_NOTIFY:
+		len = vshm_encode_notify(enc, sizeof(enc), m->region,
+					 m->notify.bits);
 		break;
 	case VSHM_MSG_ALLOC_OK:
 		len = vshm_encode_alloc_ok(enc, sizeof(enc), m->region);

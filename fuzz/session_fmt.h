@@ -7,6 +7,8 @@
  *                 bits 0-1  max_regions: 0 no limit, else 1..3
  *                 bit  2    max_region_size 64 pages (else no limit)
  *                 bit  3    an on_mapped callback is installed
+ *                 bits 4-6  features the host does NOT support
+ *                           (VSHM_FEAT_* << 4; 0: it supports them all)
  *   then records, until the input ends:
  *   op          one byte:
  *                 bits 0-2  kind (SF_*), what follows and what is fed
@@ -30,6 +32,8 @@
 #define SF_CFG_MAX_SIZE		0x04
 #define SF_CFG_ON_MAPPED	0x08
 #define SF_MAX_SIZE_PAGES	64
+#define SF_CFG_FEAT_SHIFT	4
+#define SF_CFG_FEAT_OFF(f)	((f) << SF_CFG_FEAT_SHIFT)
 
 #define SF_KIND(op)		((op) & 7)
 #define SF_RAW0			0	/* 0..3 */

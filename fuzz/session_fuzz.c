@@ -54,7 +54,7 @@
 #define PEER_CID	3
 #define PEER_PORT	1234
 #define CONN_ID		99
-#define CFG_FEAT_SHIFT	4	/* bits 4-6 of the configuration byte */
+
 #define TOKEN_MAGIC	0x6d617070U
 
 /* The fake mapper's "mapping": a token, not the pages. */
@@ -750,7 +750,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.cfg.peer_cid = PEER_CID;
 	c.cfg.peer_port = PEER_PORT;
 	c.cfg.conn_id = CONN_ID;
-	c.cfg.features = ~((uint64_t)cfg >> CFG_FEAT_SHIFT) & VSHM_FEAT_MASK;
+	c.cfg.features = ~((uint64_t)cfg >> SF_CFG_FEAT_SHIFT) & VSHM_FEAT_MASK;
 	c.cfg.on_notify = app_on_notify;
 	c.cfg.on_revoked = app_on_revoked;
 	c.cfg.max_regions = cfg & SF_CFG_MAX_REGIONS;

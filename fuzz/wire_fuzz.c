@@ -115,6 +115,30 @@ static int ref_list(const uint8_t *b, size_t n, bool hpa, uint32_t *bad)
 	return VSHM_OK;
 }
 
+/* NOTIFY (section 12.4), either way. */
+static int ref_notify(const uint8_t *b, size_t n)
+{
+	if (n != 24)
+		return VSHM_E_LEN;
+	if (fz_le32(b + 20))
+		return VSHM_E_RESERVED;
+	if (!fz_le32(b + 16))
+		return VSHM_E_COUNT;
+	return VSHM_OK;
+}
+
+/* HELLO (any offered bits) and HELLO_OK (known bits only), section 12.1. */
+static int ref_hello(const uint8_t *b, size_t n, bool ok_msg)
+{
+	if (n != 32)
+		return VSHM_E_LEN;
+	if (fz_le64(b + 24))
+		return VSHM_E_RESERVED;
+	if (ok_msg && (fz_le64(b + 16) & ~7ULL))
+		return VSHM_E_RESERVED;
+	return VSHM_OK;
+}
+
 /* H1-H6; the caller does H7. */
 static int ref_hdr(const uint8_t *b, size_t n, bool guest)
 {
@@ -129,10 +153,10 @@ static int ref_hdr(const uint8_t *b, size_t n, bool guest)
 		return VSHM_E_VERSION;
 	t = b[O_TYPE];
 	if (guest)
-		ok = t == 1 || t == 3 || t == 7;
+		ok = t == 1 || t == 3 || t == 7 || t == 11 || t == 14;
 	else
 		ok = t == 2 || t == 4 || t == 5 || t == 6 || t == 8 ||
-		     t == 9 || t == 10;
+		     t == 9 || t == 10 || t == 12 || t == 13 || t == 14;
 	if (!ok)
 		return VSHM_E_TYPE;
 	if (fz_le32(b + O_LEN) != n || n > 65536)
@@ -157,8 +181,12 @@ static int ref_guest(const uint8_t *b, size_t n, uint32_t *bad)
 	switch (b[O_TYPE]) {
 	case 7:	/* FREE */
 		return n == 16 ? VSHM_OK : VSHM_E_LEN;
-	case 1:	/* ALLOC */
-		if (n != 40)
+	case 11: /* HELLO */
+		return ref_hello(b, n, false);
+	case 14: /* NOTIFY */
+		return ref_notify(b, n);
+	case 1:	/* ALLOC, 48 bytes with a cookie */
+		if (n != 40 && n != 48)
 			return VSHM_E_LEN;
 		if (fz_le32(b + 36))
 			return VSHM_E_RESERVED;
@@ -196,6 +224,18 @@ static int ref_host(const uint8_t *b, size_t n, uint32_t *bad)
 		return n == 16 ? VSHM_OK : VSHM_E_LEN;
 	case 4:	/* HPA_LIST */
 		return ref_list(b, n, true, bad);
+	case 12: /* HELLO_OK */
+		return ref_hello(b, n, true);
+	case 13: /* REVOKED */
+		if (n != 32)
+			return VSHM_E_LEN;
+		if (fz_le32(b + 28))
+			return VSHM_E_RESERVED;
+		if (!fz_le64(b + 16) || !fz_le32(b + 24))
+			return VSHM_E_RANGE;
+		return VSHM_OK;
+	case 14: /* NOTIFY */
+		return ref_notify(b, n);
 	case 5:	/* REFUSED */
 		if (n < 48)
 			return VSHM_E_LEN;
@@ -340,8 +380,15 @@ static void check_passed_guest(const uint8_t *b, size_t n,
 	case VSHM_MSG_FREE:
 		FUZZ_CHECK(n == 16);
 		break;
+	case VSHM_MSG_HELLO:
+		FUZZ_CHECK(n == 32 && wi->features == fz_le64(b + 16));
+		break;
+	case VSHM_MSG_NOTIFY:
+		FUZZ_CHECK(n == 24 && wi->bits && wi->bits == fz_le32(b + 16));
+		break;
 	case VSHM_MSG_ALLOC:
-		FUZZ_CHECK(n == 40);
+		FUZZ_CHECK(n == 40 || n == 48);
+		FUZZ_CHECK(wi->cookie == (n == 48 ? fz_le64(b + 40) : 0));
 		FUZZ_CHECK(wi->page_size == 4096 || wi->page_size == 2097152);
 		FUZZ_CHECK(wi->size && wi->size % wi->page_size == 0);
 		FUZZ_CHECK(wi->size / 4096 == wi->nr_pages);
@@ -389,6 +436,15 @@ static void check_passed_host(const uint8_t *b, size_t n,
 	case VSHM_MSG_CHUNK_OK:
 		FUZZ_CHECK(n == 32 && wi->nr_pages);
 		FUZZ_CHECK((uint64_t)wi->first_page + wi->nr_pages <= 0xffffffffULL);
+		break;
+	case VSHM_MSG_HELLO_OK:
+		FUZZ_CHECK(n == 32 && !(wi->features & ~VSHM_FEAT_MASK));
+		break;
+	case VSHM_MSG_REVOKED:
+		FUZZ_CHECK(n == 32 && wi->grant && wi->reason);
+		break;
+	case VSHM_MSG_NOTIFY:
+		FUZZ_CHECK(n == 24 && wi->bits);
 		break;
 	default:
 		FUZZ_CHECK(!"a host check passed another type");
@@ -646,8 +702,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		FUZZ_CHECK(hrc > 0 && hrc <= VSHM_E_ALLOC);
 
-	/* No message is both a guest's and a host's. */
-	FUZZ_CHECK(grc || hrc);
+	/* No message is both a guest's and a host's, but NOTIFY. */
+	FUZZ_CHECK(grc || hrc || b[O_TYPE] == VSHM_MSG_NOTIFY);
 	FUZZ_CHECK(vshm_wire_is_list(b, size) ==
 		   (size >= 16 && fz_le32(b) == VSHM_MAGIC && b[O_VERSION] == 1 &&
 		    (b[O_TYPE] == 3 || b[O_TYPE] == 4 || b[O_TYPE] == 5)));

@@ -147,7 +147,10 @@ static int check_alloc(const void *buf, size_t len, struct vshm_wire_info *out)
 	return VSHM_OK;
 }
 
-/* HELLO and HELLO_OK: no feature bit this version lacks. */
+/*
+ * HELLO may offer features of later versions (the host accepts those it
+ * knows); HELLO_OK accepts none this version lacks.
+ */
 static int check_hello(const void *buf, size_t len, struct vshm_wire_info *out)
 {
 	if (len != sizeof(struct vshm_hello))
@@ -155,7 +158,9 @@ static int check_hello(const void *buf, size_t len, struct vshm_wire_info *out)
 
 	out->features = GET64(buf, struct vshm_hello, features);
 
-	if (GET64(buf, struct vshm_hello, pad) ||
+	if (GET64(buf, struct vshm_hello, pad))
+		return VSHM_E_RESERVED;
+	if (out->type == VSHM_MSG_HELLO_OK &&
 	    (out->features & ~VSHM_FEAT_MASK))
 		return VSHM_E_RESERVED;
 	return VSHM_OK;

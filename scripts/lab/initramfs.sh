@@ -49,6 +49,9 @@ for f in "$@"; do
 	cp "$f" "$T/bin/"
 done
 
+# mktemp made the root 0700: unprivileged processes of the guest (the sdk
+# suite's) must reach /run and /bin like on any system.
+chmod 755 "$T"
 mkdir -p "$(dirname "$OUT")"
 (cd "$T" && find . | cpio -o -H newc --quiet) | gzip -1 > "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"

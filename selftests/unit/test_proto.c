@@ -557,8 +557,12 @@ Test(proto, roundtrip_hello)
 	cr_assert_eq(vshm_decode(b, VSHM_HELLO_SIZE, &m), 0);
 	cr_assert_eq(m.type, VSHM_MSG_HELLO_OK);
 	cr_assert_eq(m.hello.features, VSHM_FEAT_COOKIE);
-	/* No feature may be offered that this version lacks. */
-	cr_assert_eq(vshm_encode_hello(b, sizeof(b), 1, 0x8), -EINVAL);
+	/*
+	 * A guest may offer features of later versions; a host accepts none
+	 * this version lacks.
+	 */
+	cr_assert_eq(vshm_encode_hello(b, sizeof(b), 1, 0x8), VSHM_HELLO_SIZE);
+	cr_assert_eq(vshm_encode_hello_ok(b, sizeof(b), 1, 0x8), -EINVAL);
 	cr_assert_eq(vshm_encode_hello_ok(b, sizeof(b), 0, 1), -EINVAL);
 	cr_assert_eq(vshm_encode_hello(b, VSHM_HELLO_SIZE - 1, 1, 1), -ENOSPC);
 }
@@ -624,7 +628,11 @@ Test(proto, decode_feature_message_rules)
 	struct vshm_msg m;
 
 	vshm_encode_hello(b, sizeof(b), 1, VSHM_FEAT_REVOKED);
-	put_unaligned_le64(1ULL << 63, b + 16);		/* unknown feature */
+	put_unaligned_le64(1ULL << 63, b + 16);		/* a later feature */
+	cr_assert_eq(vshm_decode(b, VSHM_HELLO_SIZE, &m), 0);
+	cr_assert_eq(m.hello.features, 1ULL << 63);
+	vshm_encode_hello_ok(b, sizeof(b), 1, VSHM_FEAT_REVOKED);
+	put_unaligned_le64(1ULL << 63, b + 16);		/* never accepted */
 	cr_assert_eq(vshm_decode(b, VSHM_HELLO_SIZE, &m), VSHM_E_RESERVED);
 	vshm_encode_hello(b, sizeof(b), 1, VSHM_FEAT_REVOKED);
 	b[24] = 1;					/* pad */

@@ -417,12 +417,23 @@ static int listen_on(const char *path)
 	}
 	strcpy(sa.sun_path, path);
 	strcpy(dir, path);
+	/* Its directory and the ones above, as mkdir -p. */
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST) {
-			logf_("%s: %s", dir, strerror(errno));
-			return -1;
+		for (slash = dir + 1; ; slash++) {
+			char c = *slash;
+
+			if (c != '/' && c != '\0')
+				continue;
+			*slash = '\0';
+			if (mkdir(dir, 0755) && errno != EEXIST) {
+				logf_("%s: %s", dir, strerror(errno));
+				return -1;
+			}
+			*slash = c;
+			if (!c)
+				break;
 		}
 	}
 	unlink(path);
