@@ -417,5 +417,66 @@ class Lifetime(unittest.TestCase):
         self.assertEqual(len(self.released), 1)
 
 
+@NEED_VSOCK
+@unittest.skipUnless(_lib.HAS_0_2, "library older than 0.2")
+class Events(unittest.TestCase):
+    """The 0.2 callbacks, through what the library would call, and
+    notify()'s errors from the library."""
+
+    def setUp(self) -> None:
+        self.seen: list[Any] = []
+        self.answer: Any = None
+        self.srv = Server(PORT, mapper_path="/dev/null", log=lambda _l: None,
+                          on_connect=self.on_connect,
+                          on_disconnect=lambda c, why: self.seen.append(("disc", c, why)),
+                          on_notify=lambda r, bits: self.seen.append(("notify", r.id, bits)))
+
+    def tearDown(self) -> None:
+        self.srv.close()
+
+    def on_connect(self, c: vsock_shm.Connection) -> Any:
+        self.seen.append(("conn", c))
+        return self.answer
+
+    def test_connect_answers(self) -> None:
+        c = _lib.ConnInfoC(id=5, peer_cid=3, peer_port=1000, features=0)
+        for answer, want in ((None, 0), (True, 0), (False, 1)):
+            self.answer = answer
+            self.assertEqual(self.srv._t_connect(None, ctypes.pointer(c)), want)
+        self.assertEqual(self.seen[0], ("conn", vsock_shm.Connection(5, 3, 1000, vsock_shm.Feature(0))))
+
+    def test_connect_exception_refuses(self) -> None:
+        def boom(_c: Any) -> None:
+            raise OSError("boom")
+        self.srv._user["on_connect"] = boom
+        c = _lib.ConnInfoC(id=6, peer_cid=3, peer_port=1000)
+        self.assertEqual(self.srv._t_connect(None, ctypes.pointer(c)), 1)
+        with self.assertRaisesRegex(OSError, "boom"):
+            self.srv.poll(0)
+
+    def test_disconnect_and_notify(self) -> None:
+        c = _lib.ConnInfoC(id=7, peer_cid=4, peer_port=99, features=7)
+        self.srv._t_disconnect(None, ctypes.pointer(c), EndReason.RESET)
+        f = FakeRegion(rid=4)
+        self.srv._t_notify(None, f.p, 0x10)
+        self.assertEqual(self.seen, [
+            ("disc", vsock_shm.Connection(7, 4, 99, vsock_shm.Feature(7)), EndReason.RESET),
+            ("notify", 4, 0x10)])
+
+    def test_notify_errors_from_the_library(self) -> None:
+        f = FakeRegion(rid=4)
+        got: list[vsock_shm.Region] = []
+        self.srv._user["on_mapped"] = got.append
+        self.srv._t_mapped(None, f.p)
+        with self.assertRaises(OSError) as cm:
+            self.srv.notify(got[0], 1)          # no connection 7 here
+        self.assertEqual(cm.exception.errno, errno.ENOENT)
+        with self.assertRaises(OSError) as cm:
+            self.srv.notify(got[0], 0)
+        self.assertEqual(cm.exception.errno, errno.EINVAL)
+        f.unmap()
+        self.srv._t_ended(None, f.p, EndReason.FREED)
+
+
 if __name__ == "__main__":
     unittest.main()
