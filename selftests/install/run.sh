@@ -4,7 +4,8 @@
 # The install suite: build/deb's packages installed with dpkg into a fresh
 # Debian 12 root holding the target kernel's image, headers and source
 # (root.sh); DKMS builds the modules there for that kernel; the examples
-# are built against the installed pkg-config files; L1 boots that root and
+# (server-map and guest-share, frames, buffer-service) are built against
+# the installed pkg-config files; L1 boots that root and
 # runs selftests/install/in-l1.sh (its results continue this suite's TAP);
 # then selftests/libvirt/in-l1.sh in the same L1 (libvirt.tap beside OUT);
 # then every package is purged and the root must hold what it held before.
@@ -116,6 +117,19 @@ check example_guest_builds_static_from_pkg_config \
 check example_server_uses_installed_library in_root_says \
 	'libvsock-shm-server.so.0 => /(usr/)?lib/x86_64-linux-gnu/libvsock-shm-server.so.0' \
 	ldd "$E/server-map"
+# The pairs of the SDK (frames over a channel, a buffer service): the host
+# program shared, the guest program static (in-l1.sh gives it to its L2
+# guest with scripts/lab/l2 --add).
+for ex in frames:frame-consumer:frame-producer buffer-service:buffer-service:buffer-client; do
+	IFS=: read -r exdir exhost exguest <<<"$ex"
+	check "example_${exdir//-/_}_host_builds_from_pkg_config" \
+		in_root make -s -C "$TOP/examples/$exdir" O="$E" host
+	check "example_${exdir//-/_}_guest_builds_static_from_pkg_config" \
+		in_root make -s -C "$TOP/examples/$exdir" O="$E" STATIC=1 guest
+	check "example_${exdir//-/_}_host_uses_installed_library" in_root_says \
+		'libvsock-shm-server.so.0 => /(usr/)?lib/x86_64-linux-gnu/libvsock-shm-server.so.0' \
+		ldd "$E/$exhost"
+done
 KDIR=$BUILD/kernel/$abi KVER=$abi scripts/lab/initramfs.sh l2 "$E/l2.cpio.gz" \
 	"$R/usr/bin/vshm-guest" "$R/usr/bin/vsock_echo" "$E/guest-share"
 check guest_initramfs_of_installed_programs test -s "$E/l2.cpio.gz"
