@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -528,6 +529,33 @@ static void hostile(int conn, int listener, int mfd,
 	free(snap);
 }
 
+/*
+ * The mapper's revocation event for grant: readable (poll), exactly one,
+ * with reason, and nothing after it.
+ */
+static int revoke_event(int mfd, uint64_t grant, uint32_t reason)
+{
+	struct pollfd pfd = { .fd = mfd, .events = POLLIN };
+	struct vshm_revoke_event ev[2];
+	ssize_t n;
+	int fl;
+
+	if (poll(&pfd, 1, 2000) != 1 || !(pfd.revents & POLLIN))
+		return 0;
+	n = read(mfd, ev, sizeof(ev));
+	if (n != (ssize_t)sizeof(ev[0]) || ev[0].grant != grant ||
+	    ev[0].reason != reason || ev[0].pad) {
+		printf("# event: %zd bytes, grant %llu reason %u\n", n,
+		       (unsigned long long)ev[0].grant, ev[0].reason);
+		return 0;
+	}
+	fl = fcntl(mfd, F_GETFL);
+	fcntl(mfd, F_SETFL, fl | O_NONBLOCK);
+	n = read(mfd, ev, sizeof(ev));
+	fcntl(mfd, F_SETFL, fl);
+	return n == -1 && errno == EAGAIN;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY };
@@ -569,7 +597,21 @@ int main(int argc, char **argv)
 		if (m.type == VSHM_MSG_HPA_LIST && m.list.first_page == 0 &&
 		    m.list.nr_ext)
 			hpa = vshm_msg_run(&m, 0).addr;
-		if (m.type == VSHM_MSG_ALLOC) {
+		if (m.type == VSHM_MSG_HELLO) {
+			/*
+			 * As a host older than the features answers: the
+			 * guest then speaks plain version 1 (protocol 12.1).
+			 */
+			if (reply(c, buf, vshm_encode_error(buf, sizeof(buf), m.region,
+							    VSHM_E_TYPE, VSHM_NO_INDEX,
+							    VSHM_MSG_HELLO)))
+				break;
+		} else if (m.type == VSHM_MSG_ALLOC) {
+			if (m.alloc.has_cookie) {
+				tap(0, "plain_alloc_after_old_host_hello",
+				    "the guest sent a cookie anyway");
+				break;
+			}
 			if (reply(c, buf, vshm_encode_alloc_ok(buf, sizeof(buf), m.region)))
 				break;
 		} else if (m.type == VSHM_MSG_HPA_LIST && !m.list.last) {
@@ -636,6 +678,8 @@ int main(int argc, char **argv)
 			/* The module revoked the grant before we read FREE. */
 			tap(p != MAP_FAILED && probe(p) == -1,
 			    "access_after_free_is_sigbus", NULL);
+			tap(revoke_event(mfd, grant, VSHM_REVOKE_FREED),
+			    "mapper_reports_the_revocation_freed", NULL);
 			req.sock_fd = c;
 			tap(ioctl(mfd, VSHM_IOC_MAP_GRANT, &req) == -1 &&
 			    errno == ENOENT, "revoked_grant_not_mappable", NULL);
