@@ -88,6 +88,10 @@ unit: deps
 test:
 	@$(TOP)/scripts/test.sh
 
+# The Python bindings' unit tests, TAP on stdout (python/tests/tap.py).
+python-test: deps userspace
+	@/usr/bin/python3 -B $(TOP)/python/tests/tap.py --no-skip
+
 # The Debian packages (debian/), checked with lintian.
 deb: deps kernel
 	@$(TOP)/scripts/deb.sh
@@ -131,13 +135,24 @@ distclean:
 include $(TOP)/userspace/ctl/install.mk
 include $(TOP)/system/install.mk
 
-.PHONY: install uninstall
-install: userspace
+# The Python package (python/vsock_shm): Debian's dist-packages of PREFIX.
+PYTHONDIR ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/python3.$(shell /usr/bin/python3 -c 'import sys; print(sys.version_info.minor)' 2>/dev/null)/dist-packages)
+
+.PHONY: install uninstall install-python uninstall-python python-test
+install: userspace install-python
 	$(ctl_install)
 	$(MAKE) -C userspace O=$(B) install
 	$(MAKE) -f $(TOP)/system/install.mk install-system
 
-uninstall:
+install-python:
+	install -d $(DESTDIR)$(PYTHONDIR)/vsock_shm
+	install -m 0644 $(TOP)/python/vsock_shm/*.py \
+		$(TOP)/python/vsock_shm/py.typed $(DESTDIR)$(PYTHONDIR)/vsock_shm/
+
+uninstall-python:
+	rm -rf $(DESTDIR)$(PYTHONDIR)/vsock_shm
+
+uninstall: uninstall-python
 	$(ctl_uninstall)
 	$(MAKE) -C userspace O=$(B) uninstall
 	$(MAKE) -f $(TOP)/system/install.mk uninstall-system

@@ -13,6 +13,7 @@ PKGS=(
 	libcriterion-dev libclang-rt-14-dev groff-base jq
 	debootstrap
 	debhelper dh-dkms dpkg-dev fakeroot lintian
+	python3 dh-python
 )
 
 missing=()

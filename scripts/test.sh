@@ -99,7 +99,7 @@ lab_of() {
 	[ -s "$out/install.tap" ] || fail_tap "$abi/install" "install: the suite left no results"
 	[ -s "$out/libvirt.tap" ] || fail_tap "$abi/libvirt" "libvirt: the suite left no results"
 	# A suite that left no TAP at all did not run: that fails too.
-	for t in module vmm sharing sdk policy swap soak peer-stock peer-fork peer-compare; do
+	for t in module vmm sharing sdk python policy swap soak peer-stock peer-fork peer-compare; do
 		[ -s "$out/$t.tap" ] || fail_tap "$abi/$t" "$t: the suite left no results"
 	done
 	case $rc in
@@ -150,6 +150,13 @@ if [ ${#abis[@]} -gt 0 ]; then
 	[ $urc = 0 ] || [ -s "$RES/unit.tap" ] || fail_tap unit "unit: the unit tests did not run"
 	[ $urc = 0 ] || grep -q '^not ok' "$RES/unit.tap" ||
 		echo "not ok 999 unit: test runner exited $urc" >> "$RES/unit.tap"
+
+	# The Python bindings' unit tests (Debian's python3; none may skip).
+	stage python bash -c "make -s python-test > '$RES/python-unit.tap' 2> '$RES/python-unit.log'"
+	prc=$?
+	[ $prc = 0 ] || [ -s "$RES/python-unit.tap" ] || fail_tap python-unit "python: the bindings' tests did not run"
+	[ $prc = 0 ] || grep -q '^not ok' "$RES/python-unit.tap" ||
+		echo "not ok 999 python: tap.py exited $prc" >> "$RES/python-unit.tap"
 
 	# The fuzz targets over their corpus and kept crash inputs, once each.
 	stage fuzz bash -c "make -s -C fuzz O='$B' regress 2>&1 | tee '$RES/fuzz.log'; exit \${PIPESTATUS[0]}"

@@ -398,7 +398,8 @@ int vshm_wire_check(const void *buf, size_t len, struct vshm_wire_info *out)
  * @out: what was found (may be NULL)
  *
  * Checks ALLOC_OK, HPA_LIST, REFUSED, MAPPED, FREED, ERROR, CHUNK_OK,
- * HELLO_OK, REVOKED and NOTIFY; every other type is VSHM_E_TYPE. Region 0 is accepted in ERROR and REFUSED only.
+ * HELLO_OK, REVOKED and NOTIFY; every other type is VSHM_E_TYPE. Region 0
+ * is accepted in ERROR and REFUSED only.
  *
  * Return: VSHM_OK, or the positive enum vshm_err of the first failed rule.
  */

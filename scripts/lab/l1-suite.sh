@@ -42,6 +42,9 @@ suite 1800 sharing selftests/sharing/run.sh "$R/sharing.tap"
 stamp "selftests: sdk (the guest daemon, events, channels, examples)"
 suite 900 sdk selftests/sdk/run.sh "$R/sdk.tap"
 
+stamp "selftests: python bindings (a server in Python, a guest in L2)"
+suite 300 python selftests/python/run.sh "$R/python.tap"
+
 stamp "selftests: policy CLI"
 suite 600 policy selftests/policy/run.sh "$R/policy.tap"
 

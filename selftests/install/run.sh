@@ -20,7 +20,7 @@ KVER=$abi
 . "$TOP/selftests/lib.sh"
 cd "$TOP"
 X=$BUILD/install/$abi
-PKGS="vsock-shm-dkms vsock-shm-host vsock-shm-guest libvsock-shm-guest0 libvsock-shm-server0 libvsock-shm-dev"
+PKGS="vsock-shm-dkms vsock-shm-host vsock-shm-guest libvsock-shm-guest0 libvsock-shm-server0 libvsock-shm-dev python3-vsock-shm"
 # ko_section FILE NAME: the size of section NAME of a module (.ko, .ko.xz
 # or .ko.zst), in bytes; empty if it has none.
 ko_section() {
@@ -114,6 +114,10 @@ check example_server_builds_from_pkg_config \
 	in_root make -s -C "$TOP/examples/server-map" O="$E"
 check example_guest_builds_static_from_pkg_config \
 	in_root make -s -C "$TOP/examples/guest-share" O="$E" STATIC=1
+# The Python bindings load the installed server library.
+check python_bindings_load_installed_library in_root_says \
+	'/(usr/)?lib/x86_64-linux-gnu/libvsock-shm-server.so.0' \
+	python3 -c 'import vsock_shm; print(open("/proc/self/maps").read())'
 check example_server_uses_installed_library in_root_says \
 	'libvsock-shm-server.so.0 => /(usr/)?lib/x86_64-linux-gnu/libvsock-shm-server.so.0' \
 	ldd "$E/server-map"

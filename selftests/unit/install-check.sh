@@ -190,6 +190,8 @@ EXPECTED="./usr/bin/vshm-guest
 ./usr/share/man/man1/vshm-guest.1
 ./usr/share/man/man1/vshm-server.1
 ./usr/share/man/man1/vsock_echo.1
+./usr/share/man/man3/libvsock-shm-guest.3
+./usr/share/man/man3/libvsock-shm-server.3
 ./usr/share/man/man8/vshm-guestd.8"
 
 install_ok() {
