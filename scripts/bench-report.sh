@@ -5,7 +5,8 @@
 # docs/performance.md: a table on stdout and JSON in OUT.
 #   bench-report.sh RUN_DIR OUT.json
 # RUN_DIR holds guest.txt (vshm-guest region lines), server.txt (the
-# matching vshm-server bench lines, same order) and bench-sink.log.
+# matching vshm-server bench lines, same order), bench-sink.log and
+# chan.txt (chan-bench's lines: the channel figures, under "chan").
 set -euo pipefail
 RUN=$1 OUT=$2
 paste -d' ' "$RUN/guest.txt" "$RUN/server.txt" |
@@ -73,3 +74,48 @@ END {
 	printf("  \"access_ratio\": %s,\n", acc) > out
 	printf("  \"vs_vsock\": %s\n}\n", vs) > out
 }'
+
+# The channel figures: each message size through a vshm_chan and through a
+# vsock stream, rates and their ratio (channel over stream); the doorbell
+# round trip beside a vsock ping-pong (ratio: doorbell over ping-pong).
+[ -s "$RUN/chan.txt" ] || exit 0
+chan=$(awk '
+function f(name,   i, kv) {
+	for (i = 1; i <= NF; i++) {
+		split($i, kv, "=")
+		if (kv[1] == name)
+			return kv[2]
+	}
+	return ""
+}
+function rate(n, ms) { return (ms > 0) ? n * 1000 / ms : 0 }
+BEGIN {
+	printf("\nchannel vs vsock stream (%s):\n", "per second, ratio = channel / stream") > "/dev/stderr"
+	printf("%8s %12s %12s %7s %10s %10s %9s\n", "bytes", "chan msg/s", "vsock msg/s",
+	       "ratio", "chan MB/s", "vsock MB/s", "doorbells") > "/dev/stderr"
+}
+$2 ~ /^size=/ {
+	cm = rate(f("chan_msgs"), f("chan_ms")); vm = rate(f("vsock_msgs"), f("vsock_ms"))
+	cb = rate(f("chan_bytes"), f("chan_ms")) / 1e6; vb = rate(f("vsock_bytes"), f("vsock_ms")) / 1e6
+	r = (vm > 0) ? cm / vm : 0
+	printf("%8d %12.0f %12.0f %7.2f %10.2f %10.2f %9d\n", f("size"), cm, vm, r, cb, vb,
+	       f("doorbells")) > "/dev/stderr"
+	row[++n] = sprintf("{\"size\": %d, \"chan_msgs_per_s\": %.1f, \"vsock_msgs_per_s\": %.1f, \"chan_mb_per_s\": %.3f, \"vsock_mb_per_s\": %.3f, \"ratio\": %.3f, \"chan_msgs\": %d, \"vsock_msgs\": %d, \"doorbells\": %d}",
+		f("size"), cm, vm, cb, vb, r, f("chan_msgs"), f("vsock_msgs"), f("doorbells"))
+}
+$2 == "rtt" {
+	du = (f("doorbell_n") > 0) ? f("doorbell_ms") * 1000 / f("doorbell_n") : 0
+	vu = (f("vsock_n") > 0) ? f("vsock_ms") * 1000 / f("vsock_n") : 0
+	rr = (vu > 0) ? du / vu : 0
+	printf("round trip: doorbell %.1f us, vsock ping-pong %.1f us (ratio %.2f)\n", du, vu, rr) > "/dev/stderr"
+	rtt = sprintf("{\"doorbell_us\": %.2f, \"vsock_us\": %.2f, \"ratio\": %.3f, \"doorbell_n\": %d, \"vsock_n\": %d}",
+		du, vu, rr, f("doorbell_n"), f("vsock_n"))
+}
+END {
+	printf("{\"sizes\": [")
+	for (i = 1; i <= n; i++)
+		printf("%s%s", row[i], (i < n) ? ", " : "")
+	printf("], \"rtt\": %s}\n", rtt == "" ? "null" : rtt)
+}' "$RUN/chan.txt" 2>&1 >"$RUN/chan.json")
+printf '%s\n' "$chan"
+jq --slurpfile c "$RUN/chan.json" '. + {chan: $c[0]}' "$OUT" > "$OUT.tmp" && mv "$OUT.tmp" "$OUT"
