@@ -48,11 +48,23 @@ held() {
 	grep -q 'holding' /tmp/hold.log || { cat /tmp/hold.log; return 1; }
 }
 
+# The host's server told the holder (VSHM_FEAT_REVOKED) that the migration
+# revoked its region: vshm-guest prints the event while it holds.
+told_revoked() {
+	i=0
+	until grep -q 'event REVOKED region [0-9]* grant [0-9]* reason migration' /tmp/hold.log; do
+		i=$((i + 1))
+		[ $i -le 100 ] || { cat /tmp/hold.log; return 1; }
+		sleep 0.1
+	done
+}
+
 # The host starts migrating once this region is live.
 vshm-guest share --port "$port" --size 1M --hold-ms 600000 > /tmp/hold.log 2>&1 &
 holder=$!
 step held_region_mapped held
 step refused_busy_while_migrating try_share busy
+step holder_told_revoked_by_migration told_revoked
 step shared_again_after_migration try_share mapped
 kill -9 $holder 2>/dev/null
 wait $holder 2>/dev/null

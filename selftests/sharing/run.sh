@@ -278,6 +278,8 @@ sed -n 's/^\[l2:3\] \(\(not \)\{0,1\}ok\) [0-9]* \(.*\)$/\1|\3/p' "$R/l2-mig.log
 while IFS='|' read -r verdict rest; do echo "$verdict 0 sharing/migrate: $rest"; done > "$OUT.guest"
 merge_guest
 check migrating_guest_completed grep -q '^\[l2:3\] 1\.\.[1-9]' "$R/l2-mig.log"
+# The server library read the mapper's event and told the guest.
+check server_saw_revocation_by_migration grep -q 'revoked (migration), guest told' "$R/server-mig.log"
 stop_server
 kill "$monlog" 2>/dev/null
 check pins_back_after_migration pins_at_base
@@ -332,7 +334,7 @@ cat "$R/l2-mig2-src.log" "$R/l2-mig2-dst.log" |
 	sed -n 's/^\[l2:3\] \(\(not \)\{0,1\}ok\) [0-9]* \(.*\)$/\1|\3/p' |
 while IFS='|' read -r verdict rest; do echo "$verdict 0 sharing/migrated: $rest"; done > "$OUT.guest"
 merge_guest
-check migrated_guest_completed bash -c "[ $drc = 0 ] && grep -q '^\[l2:3\] 1\.\.3' '$R/l2-mig2-dst.log'"
+check migrated_guest_completed bash -c "[ $drc = 0 ] && grep -q '^\[l2:3\] 1\.\.4' '$R/l2-mig2-dst.log'"
 stop_server
 kill "$monlog" 2>/dev/null
 rm -f "$IMG"

@@ -874,20 +874,16 @@ static void revoked(struct vshm_server *s, uint64_t grant, uint32_t reason)
 		s->st.revocations++;
 		if (out.unmap_err)
 			s->st.unmap_errors++;
-		srv_log(s, "cid %u port %u conn %llu region %u: grant %llu revoked (%s)%s",
+		report(s, c, &out);
+		ret = out.reply_len ? send_msg(c->fd, out.reply, out.reply_len) : 0;
+		if (out.reply_len && !ret)
+			s->st.revoked_sent++;
+		srv_log(s, "cid %u port %u conn %llu region %u: grant %llu revoked (%s)%s%s",
 			c->cid, c->port, (unsigned long long)c->id,
 			out.region.id, (unsigned long long)grant,
 			vshm_revoke_reason_name(reason),
-			out.reply_len ? ", guest told" : "");
-		report(s, c, &out);
-		if (!out.reply_len)
-			return;
-		ret = send_msg(c->fd, out.reply, out.reply_len);
-		if (ret)
-			srv_log(s, "cid %u region %u: REVOKED not sent: %s",
-				c->cid, out.region.id, strerror(-ret));
-		else
-			s->st.revoked_sent++;
+			!out.reply_len ? "" : ret ? ", REVOKED not sent: " :
+			", guest told", ret ? strerror(-ret) : "");
 		return;
 	}
 }
