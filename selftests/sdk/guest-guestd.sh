@@ -30,6 +30,15 @@ else
 fi
 kill $daemon
 wait $daemon 2>/dev/null
+# A daemon that serves one client at a time.
+vshm-guestd -g 2000 -c 1 -s /run/vsock-shm/one.sock 2> /tmp/guestd-one.log &
+one=$!
+i=0
+while [ ! -S /run/vsock-shm/one.sock ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+guestd_client full "$port" /run/vsock-shm/one.sock
+kill $one
+wait $one 2>/dev/null
+sed 's/^/# /' /tmp/guestd-one.log
 echo "# daemon log:"
 sed 's/^/# /' /tmp/guestd.log
 echo "1..0"

@@ -7,6 +7,8 @@
  *   guestd_client member PORT     uid 1000, gid 1000, groups 2000: shares
  *                                 memfds (4 KiB and hugetlb), the refusals
  *   guestd_client outsider PORT   uid 1001, gid 1001, no group: refused
+ *   guestd_client full PORT PATH  a member, against a daemon at PATH that
+ *                                 serves one client at a time (-c 1)
  *
  * The host's vshm-server checks the guest's pattern (pattern.h) in each
  * region and marks it; the pattern depends on the region's id, which the
@@ -165,12 +167,43 @@ static int outsider(unsigned int port)
 	return 0;
 }
 
+/* A daemon with -c 1: a second client is refused until the first leaves. */
+static int full(unsigned int port, const char *path)
+{
+	static const gid_t groups[] = { 2000 };
+	struct vshm_guestd *a, *b;
+
+	drop(1000, 1000, groups, 1);
+	a = vshm_guestd_connect(path, 2, port, 20000);
+	tap(a != NULL, "first_client_served", strerror(errno));
+	b = vshm_guestd_connect(path, 2, port, 0);
+	tap(!b && errno == EUSERS, "second_client_refused_while_full",
+	    b ? "it was served" : strerror(errno));
+	if (b)
+		vshm_guestd_close(b);
+	if (a)
+		vshm_guestd_close(a);
+	/* The daemon counts the first one out once it saw it leave. */
+	for (int i = 0; i < 50; i++) {
+		b = vshm_guestd_connect(path, 2, port, 0);
+		if (b || errno != EUSERS)
+			break;
+		usleep(100000);
+	}
+	tap(b != NULL, "served_again_once_the_first_left", strerror(errno));
+	if (b)
+		vshm_guestd_close(b);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned int port;
 
+	if (argc == 4 && !strcmp(argv[1], "full"))
+		return full((unsigned int)strtoul(argv[2], NULL, 0), argv[3]);
 	if (argc != 3) {
-		fprintf(stderr, "usage: guestd_client member|outsider PORT\n");
+		fprintf(stderr, "usage: guestd_client member|outsider PORT | full PORT PATH\n");
 		return 2;
 	}
 	port = (unsigned int)strtoul(argv[2], NULL, 0);

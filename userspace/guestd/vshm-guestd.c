@@ -3,7 +3,8 @@
  * vshm-guestd: the guest daemon that shares memory for unprivileged guest
  * applications (docs/guestd.md, <vsock-shm/guestd.h>).
  *
- *   vshm-guestd [-s PATH] [-g GROUP] [-t MS] [-r REGIONS] [-b BYTES] [-1]
+ *   vshm-guestd [-s PATH] [-g GROUP] [-t MS] [-r REGIONS] [-b BYTES]
+ *               [-c CLIENTS] [-1]
  *
  * Runs as root in the guest. Listens on a UNIX SOCK_SEQPACKET socket
  * (PATH, default /run/vsock-shm/guestd.sock, mode 0660, group GROUP) and
@@ -31,6 +32,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "guestd_check.h"
@@ -47,6 +49,10 @@ static int timeout_ms = VSHM_GUEST_DEFAULT_TIMEOUT_MS;
 static unsigned int max_regions = 64;
 static uint64_t max_bytes = 1ULL << 30;
 static int one_client;
+static unsigned int max_clients = 64;
+/* Clients being served; each holds a host connection and a guest port. */
+static unsigned int nr_clients;
+static pthread_mutex_t clients_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The guest library's privileged-port binding is not thread-safe. */
 static pthread_mutex_t connect_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -74,6 +80,7 @@ struct client {
 	pid_t pid;
 	uid_t uid;
 	int denied;		/* a negative errno: answered, then closed */
+	int counted;		/* in nr_clients */
 	struct vshm_guest *g;
 	struct held *held;	/* max_regions entries */
 	unsigned int nr_held;
@@ -154,23 +161,43 @@ static int peer_allowed(int fd, struct client *c)
 	return -EACCES;
 }
 
+static long elapsed_ms(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 +
+	       (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 static int do_connect(struct client *c, struct guestd_msg *m)
 {
 	struct vshm_guest_opts o = {
 		.cid = m->cid,
 		.port = m->port,
 		.timeout_ms = timeout_ms,
-		.connect_wait_ms = m->wait_ms,
 	};
+	struct timespec t0;
 	int err;
 
 	if (m->wait_ms < 0)
 		return reply(c, m, -EINVAL, "wait_ms below 0");
-	/* The whole wait under the lock: the port binding is not threadsafe. */
-	pthread_mutex_lock(&connect_lock);
-	c->g = vshm_guest_connect_opts(&o);
-	err = c->g ? 0 : -errno;
-	pthread_mutex_unlock(&connect_lock);
+	/*
+	 * Each attempt under the lock (the port binding is not thread-safe),
+	 * the waits between them outside it: a client waiting for its
+	 * server holds up no other.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		pthread_mutex_lock(&connect_lock);
+		c->g = vshm_guest_connect_opts(&o);
+		err = c->g ? 0 : -errno;
+		pthread_mutex_unlock(&connect_lock);
+		if (c->g || (err != -ECONNREFUSED && err != -ECONNRESET) ||
+		    elapsed_ms(&t0) >= m->wait_ms)
+			break;
+		usleep(100000);
+	}
 	if (!c->g)
 		return reply(c, m, err, "cannot connect to the host server at %u:%u: %s",
 			     m->cid, m->port, strerror(-err));
@@ -327,6 +354,11 @@ static int read_request(struct client *c, struct guestd_msg *m, int *memfd)
 
 static int handle(struct client *c, struct guestd_msg *m, int memfd)
 {
+	if (c->denied == -EUSERS) {
+		reply(c, m, c->denied, "the daemon serves %u clients already (-c)",
+		      max_clients);
+		return c->denied;
+	}
 	if (c->denied) {
 		reply(c, m, c->denied, "uid %u is neither root nor in the group vshm-guestd serves",
 		      (unsigned int)c->uid);
@@ -351,6 +383,19 @@ static int handle(struct client *c, struct guestd_msg *m, int memfd)
 	}
 }
 
+/* A refused client: its first request, if it comes soon, gets why. */
+static void refuse(struct client *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	struct guestd_msg m;
+	int memfd = -1;
+
+	if (poll(&p, 1, 2000) == 1 && read_request(c, &m, &memfd) > 0)
+		handle(c, &m, memfd);
+	if (memfd >= 0)
+		close(memfd);
+}
+
 static void *serve(void *arg)
 {
 	struct client *c = arg;
@@ -358,6 +403,10 @@ static void *serve(void *arg)
 	int memfd, ret;
 
 	for (;;) {
+		if (c->denied) {
+			refuse(c);
+			break;
+		}
 		struct pollfd p[2] = {
 			{ .fd = c->fd, .events = POLLIN },
 			{ .fd = c->g ? vshm_guest_fd(c->g) : -1, .events = POLLIN },
@@ -399,6 +448,11 @@ static void *serve(void *arg)
 	if (c->g)
 		vshm_guest_close(c->g);	/* frees all it shared */
 	close(c->fd);
+	if (c->counted) {
+		pthread_mutex_lock(&clients_lock);
+		nr_clients--;
+		pthread_mutex_unlock(&clients_lock);
+	}
 	free(c->held);
 	free(c);
 	return NULL;
@@ -469,22 +523,23 @@ static int parse_group(const char *s)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: vshm-guestd [-s PATH] [-g GROUP] [-t MS] [-r REGIONS] [-b BYTES] [-1]\n"
+		"usage: vshm-guestd [-s PATH] [-g GROUP] [-t MS] [-r REGIONS] [-b BYTES] [-c CLIENTS] [-1]\n"
 		"  -s PATH     socket (default %s)\n"
 		"  -g GROUP    also serve members of GROUP (name or number; default: root only)\n"
 		"  -t MS       the host's answer timeout (default %d)\n"
 		"  -r REGIONS  regions one client may share at once (default 64)\n"
 		"  -b BYTES    bytes one client may share at once (default 1 GiB)\n"
+		"  -c CLIENTS  clients served at once (default 64; each holds a guest port below 1024)\n"
 		"  -1          serve one client, then exit\n",
 		VSHM_GUESTD_PATH, VSHM_GUEST_DEFAULT_TIMEOUT_MS);
 }
 
 int main(int argc, char **argv)
 {
-	int lfd, opt;
+	int lfd, opt, full;
 
 	any_group = 1;
-	while ((opt = getopt(argc, argv, "s:g:t:r:b:1h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:g:t:r:b:c:1h")) != -1) {
 		switch (opt) {
 		case 's':
 			sock_path = optarg;
@@ -505,6 +560,9 @@ int main(int argc, char **argv)
 		case 'b':
 			max_bytes = strtoull(optarg, NULL, 0);
 			break;
+		case 'c':
+			max_clients = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
 		case '1':
 			one_client = 1;
 			break;
@@ -516,7 +574,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (timeout_ms <= 0 || !max_regions || !max_bytes) {
+	if (timeout_ms <= 0 || !max_regions || !max_bytes || !max_clients) {
 		usage(stderr);
 		return 1;
 	}
@@ -551,18 +609,33 @@ int main(int argc, char **argv)
 			continue;
 		}
 		c->fd = fd;
-		err = peer_allowed(fd, c);
-		if (err) {
-			/* Its first request gets the refusal, then it ends. */
+		pthread_mutex_lock(&clients_lock);
+		full = nr_clients >= max_clients;
+		if (!full)
+			nr_clients++;
+		pthread_mutex_unlock(&clients_lock);
+		err = full ? -EUSERS : peer_allowed(fd, c);
+		c->counted = !full;
+		if (full)
+			logf_("a client refused: %u clients served already (-c)",
+			      max_clients);
+		else if (err)
 			logf_("uid %u pid %d refused: %s", (unsigned int)c->uid,
 			      (int)c->pid, strerror(-err));
-			c->denied = err;
-		}
+		/* Its first request gets the refusal, then it ends. */
+		c->denied = err;
 		if (one_client) {
 			serve(c);
 			return 0;
 		}
 		if (pthread_create(&t, NULL, serve, c)) {
+			logf_("cannot start a thread for a client: %s",
+			      strerror(errno));
+			if (c->counted) {
+				pthread_mutex_lock(&clients_lock);
+				nr_clients--;
+				pthread_mutex_unlock(&clients_lock);
+			}
 			close(fd);
 			free(c->held);
 			free(c);
