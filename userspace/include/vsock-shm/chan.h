@@ -17,6 +17,11 @@
  * arrives. Doorbells go through the notify callback, which the application
  * makes send a protocol NOTIFY (or anything else): the library calls it
  * only when the peer armed its wait, so a busy peer costs no doorbell.
+ * Hence the one rule of the first wait: a side that waits for doorbells
+ * arms the channel (vshm_chan_prepare_wait()) before its first sleep, even
+ * right after attaching, and drains what that call says is ready (the
+ * host's on_mapped is the place: until the host armed, the guest's sends
+ * ring nothing).
  *
  * The peer may be hostile: every index, length and offset it wrote is read
  * once and checked; an impossible one makes the call return -EPROTO and

@@ -257,7 +257,10 @@ struct vshm_share_args {
 VSHM_API struct vshm_region *
 vshm_share_ex(struct vshm_guest *g, const struct vshm_share_args *args);
 
-/* vshm_share_ex() of the application's buffer addr (VSHM_SHARE_BUF). */
+/*
+ * vshm_share_ex() of the application's buffer addr (VSHM_SHARE_BUF), without
+ * a cookie (give one through vshm_share_ex()).
+ */
 VSHM_API struct vshm_region *vshm_share_buf(struct vshm_guest *g, void *addr,
 					    size_t size, unsigned int access);
 
