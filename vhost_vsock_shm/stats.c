@@ -8,6 +8,7 @@
 
 #include "grant.h"
 #include "stats.h"
+#include "wire.h"
 
 /*
  * Allocated at init, not static per-CPU data: a module's static per-CPU
@@ -42,16 +43,6 @@ static const char * const vsock_shm_stat_names[VSOCK_SHM_STAT_NR] = {
 	[VSOCK_SHM_STAT_PKTS_NEUTERED] = "pkts_neutered",
 	[VSOCK_SHM_STAT_WATCH_INVALIDATIONS] = "watch_invalidations",
 	[VSOCK_SHM_STAT_GRANTS_REVOKED_MEMORY] = "grants_revoked_memory",
-};
-
-/* "revoked_<name>" lines, per enum vshm_revoke_reason. */
-static const char * const vsock_shm_reason_names[VSOCK_SHM_NR_REASONS] = {
-	[VSHM_REVOKE_FREED]	= "freed",
-	[VSHM_REVOKE_CLOSED]	= "closed",
-	[VSHM_REVOKE_DEVICE]	= "device",
-	[VSHM_REVOKE_MEMMAP]	= "memmap",
-	[VSHM_REVOKE_MIGRATION]	= "migration",
-	[VSHM_REVOKE_REFUSED]	= "refused",
 };
 
 /* debugfs directory; created at init, removed at exit. */
@@ -102,7 +93,7 @@ static int vsock_shm_stats_show(struct seq_file *m, void *v)
 		seq_printf(m, "refused_%s %llu\n", vshm_err_name(code),
 			   sum_at(STAT_OFF(refused, code)));
 	for (code = 1; code < VSOCK_SHM_NR_REASONS; code++)
-		seq_printf(m, "revoked_%s %llu\n", vsock_shm_reason_names[code],
+		seq_printf(m, "revoked_%s %llu\n", vshm_revoke_reason_name(code),
 			   sum_at(STAT_OFF(revoked, code)));
 	/* Per policy tag, only tags that gave a verdict. */
 	for (code = 0; code < VSOCK_SHM_NR_TAGS; code++) {
