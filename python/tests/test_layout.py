@@ -3,8 +3,8 @@
 a C program generated from the mirrors, compiled against userspace/include,
 prints sizeof/offsetof of every field and every constant's value; each must
 equal the Python side's. And the other way: every function, macro and
-enumerator of <vsock-shm/server.h> and <vsock-shm/protocol.h> is bound or
-named below as deliberately left out, so that a header that grows fails
+enumerator of <vsock-shm/server.h>, <vsock-shm/guest.h> and
+<vsock-shm/protocol.h> is bound or named below as deliberately left out, so that a header that grows fails
 here until the bindings follow.
 
     cd python && /usr/bin/python3 -B -m unittest tests.test_layout
@@ -21,18 +21,21 @@ import unittest
 from pathlib import Path
 
 import vsock_shm
-from vsock_shm import _lib, protocol
+from vsock_shm import _glib, _lib, protocol
 
 TOP = Path(__file__).resolve().parents[2]
 INCLUDE = Path(os.environ.get("VSOCK_SHM_INCLUDEDIR", TOP / "userspace" / "include"))
-HEADERS = [INCLUDE / "vsock-shm" / "protocol.h", INCLUDE / "vsock-shm" / "server.h"]
+HEADERS = [INCLUDE / "vsock-shm" / n for n in ("protocol.h", "server.h", "guest.h")]
+
+# Every mirror, server and guest library, by C name.
+STRUCTS = {**_lib.STRUCTS, **_glib.STRUCTS}
 
 # In the headers, not bound, and why.
 NOT_BOUND = {
     "VSHM_API": "a visibility attribute",
     "VSHM_ANON_UNION": "a C syntax helper",
     "VSHM_PAGES_PER_HUGE": "derived: VSHM_HUGE_PAGE_SIZE // VSHM_PAGE_SIZE",
-    "VSHM_GPA_LIST_HDR_SIZE": "guest message sizes: the guest API is not bound",
+    "VSHM_GPA_LIST_HDR_SIZE": "guest message sizes: the library builds the messages",
     "VSHM_EXTENT_SIZE": "guest message sizes",
     "VSHM_GPA_LIST_SIZE": "guest message sizes",
     "VSHM_MAX_EXT_PER_MSG": "guest message sizes",
@@ -69,8 +72,9 @@ class Layout(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
         lines = ["#include <stddef.h>", "#include <stdio.h>",
-                 "#include <vsock-shm/server.h>", "int main(void)", "{"]
-        for cname, py in _lib.STRUCTS.items():
+                 "#include <vsock-shm/server.h>", "#include <vsock-shm/guest.h>",
+                 "int main(void)", "{"]
+        for cname, py in STRUCTS.items():
             lines.append(f'\tprintf("S {cname} %zu %zu\\n", sizeof(struct {cname}),'
                          f' _Alignof(struct {cname}));')
             for f in c_fields(py):
@@ -97,14 +101,14 @@ class Layout(unittest.TestCase):
                 cls.mapper_path = rest[0]
 
     def test_struct_sizes(self) -> None:
-        for cname, py in _lib.STRUCTS.items():
+        for cname, py in STRUCTS.items():
             with self.subTest(struct=cname):
                 self.assertEqual(self.sizes[cname],
                                  (ctypes.sizeof(py), ctypes.alignment(py)),
                                  "C (sizeof, alignof) vs ctypes")
 
     def test_field_offsets_and_sizes(self) -> None:
-        for cname, py in _lib.STRUCTS.items():
+        for cname, py in STRUCTS.items():
             for f in c_fields(py):
                 with self.subTest(field=f"{cname}.{f}"):
                     desc = getattr(py, f)
@@ -137,6 +141,8 @@ class Layout(unittest.TestCase):
                              | protocol.Feature.NOTIFY), c["VSHM_FEAT_MASK"])
         self.assertEqual(int(protocol.Access.READ | protocol.Access.WRITE),
                          c["VSHM_ACCESS_MASK"])
+        self.assertEqual([int(t) for t in protocol.EventType],
+                         [c["VSHM_GUEST_EV_REVOKED"], c["VSHM_GUEST_EV_NOTIFY"]])
 
     def test_stats_dataclass_has_every_counter(self) -> None:
         from dataclasses import fields
@@ -145,7 +151,8 @@ class Layout(unittest.TestCase):
 
 
 class HeadersBound(unittest.TestCase):
-    """Every name of the public server headers is bound or in NOT_BOUND."""
+    """Every name of the public server and guest headers is bound or in
+    NOT_BOUND."""
 
     def setUp(self) -> None:
         self.text = "\n".join(h.read_text() for h in HEADERS)
@@ -155,8 +162,11 @@ class HeadersBound(unittest.TestCase):
     def test_functions(self) -> None:
         declared = set(re.findall(r"VSHM_API[^;(]*?\b(vshm_\w+)\s*\(", self.text))
         self.assertIn("vshm_server_new", declared)
+        self.assertIn("vshm_share_ex", declared)
         bound = {n for n in dir(_lib.lib) if n.startswith("vshm_")}
         bound |= set(_lib._OPTIONAL_PROTOS)
+        bound |= {n for n in dir(_glib.lib) if n.startswith("vshm_")}
+        bound |= set(_glib._OPTIONAL_PROTOS)
         missing = declared - bound - set(NOT_BOUND)
         self.assertFalse(missing, f"functions of the headers not bound: {sorted(missing)}")
 
@@ -172,7 +182,7 @@ class HeadersBound(unittest.TestCase):
     def test_struct_fields(self) -> None:
         # Every field of a mirrored structure, by name (the reserved
         # entries a union overlays are the ctypes field's place).
-        for cname, py in _lib.STRUCTS.items():
+        for cname, py in STRUCTS.items():
             m = re.search(r"struct\s+" + cname + r"\s*{(.*?)\n};", self.text, re.S)
             self.assertIsNotNone(m, cname)
             body = re.sub(r"\(\s*\*\s*(\w+)\s*\)\s*\([^)]*\)", r"\1", m.group(1))

@@ -2,10 +2,8 @@
 """Loading libvsock-shm-server.so.0 and the ctypes mirrors of the public
 structures of <vsock-shm/server.h>. Internal: use vsock_shm.Server.
 
-The library is looked for, in this order:
-  1. $VSOCK_SHM_LIBDIR/libvsock-shm-server.so.0 (only there, if set);
-  2. the build tree this package sits in: <top>/build/userspace/;
-  3. the system's dynamic linker paths (the installed library).
+The library is looked for as _load.py says ($VSOCK_SHM_LIBDIR, the build
+tree, the system); importing this module raises ImportError without it.
 
 Each mirror below must match the C structure field for field:
 python/tests/test_layout.py compiles a program against the headers and
@@ -14,37 +12,17 @@ gets its line here, in the same place.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_int, c_uint,
                     c_uint32, c_uint64, c_void_p)
-from pathlib import Path
 from typing import Any
+
+from ._load import load
 
 SONAME = "libvsock-shm-server.so.0"
 
 
-def _candidates() -> list[str]:
-    libdir = os.environ.get("VSOCK_SHM_LIBDIR")
-    if libdir:
-        return [os.path.join(libdir, SONAME)]
-    tree = Path(__file__).resolve().parents[2] / "build" / "userspace" / SONAME
-    return ([str(tree)] if tree.exists() else []) + [SONAME]
-
-
-def _load() -> ctypes.CDLL:
-    tried = []
-    for path in _candidates():
-        try:
-            return ctypes.CDLL(path, use_errno=True)
-        except OSError as e:
-            tried.append(f"{path}: {e}")
-    raise ImportError("vsock_shm: cannot load the server library ("
-                      + "; ".join(tried) + "); set VSOCK_SHM_LIBDIR to the "
-                      "directory holding " + SONAME)
-
-
-lib = _load()
+lib = load(SONAME, "server")
 path: str = lib._name
 
 

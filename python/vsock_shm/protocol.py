@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
-"""The protocol's values, as <vsock-shm/protocol.h> and <vsock-shm/server.h>
-state them: access flags, error codes, why a region ended, why the host
-revoked a mapping, the features a connection negotiates, a region's state.
+"""The protocol's values, as <vsock-shm/protocol.h>, <vsock-shm/server.h> and
+<vsock-shm/guest.h> state them: access flags, error codes, why a region
+ended, why the host revoked a mapping, the features a connection
+negotiates, a region's state, the guest's share flags and event types.
 
 Nothing here blocks. The names of the C headers are kept (``VSHM_E_DENIED``,
 ``VSHM_ACCESS_WRITE``, ...) next to Python enums with short names
@@ -11,9 +12,22 @@ value against the headers.
 from __future__ import annotations
 
 import enum
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from . import _lib
+
+def _names_lib() -> Any:
+    """The module of a loaded library with the name functions: the server's
+    (_lib) if present, else the guest's (_glib). ImportError without both."""
+    try:
+        from . import _lib
+        return _lib
+    except ImportError as e:
+        first = e
+    try:
+        from . import _glib
+        return _glib
+    except ImportError as e:
+        raise ImportError(f"{first}; {e}") from None
 
 VSHM_VERSION = 1
 VSHM_MAX_MSG = 65536
@@ -40,6 +54,15 @@ VSHM_SERVER_DEFAULT_CONNS = 64
 VSHM_SERVER_DEFAULT_MAX_SIZE = 4 << 30
 VSHM_SERVER_DEFAULT_REGIONS = 4096
 VSHM_SERVER_DEFAULT_SOCK_BUF = 256 << 10
+
+# <vsock-shm/guest.h>
+VSHM_GUEST_DEFAULT_TIMEOUT_MS = 30000
+VSHM_SHARE_HUGE = 0x1
+VSHM_SHARE_BUF = 0x2
+VSHM_SHARE_MEMFD = 0x4
+VSHM_GUEST_PLAIN = 0x1
+VSHM_GUEST_EV_REVOKED = 1
+VSHM_GUEST_EV_NOTIFY = 2
 
 
 class Access(enum.IntFlag):
@@ -112,6 +135,12 @@ class RevokeReason(enum.IntEnum):
 VSHM_REVOKE_MAX = max(RevokeReason)
 
 
+class EventType(enum.IntEnum):
+    """VSHM_GUEST_EV_*: what the host told a guest without being asked."""
+    REVOKED = VSHM_GUEST_EV_REVOKED     # it revoked a region's mapping
+    NOTIFY = VSHM_GUEST_EV_NOTIFY       # it rang a region's doorbell
+
+
 class RegionState(enum.IntEnum):
     """enum vshm_sregion_state: where a region is in the protocol."""
     UPLOADING = 1   # ALLOC answered, chunks arriving
@@ -141,22 +170,25 @@ def as_enum(cls: type[E], value: int) -> E | int:
 def err_name(code: int) -> str:
     """The library's name of a protocol error code: "VSHM_E_DENIED", "VSHM_OK"
     for 0, "VSHM_E_UNKNOWN" for codes the library lacks (vshm_err_name())."""
-    return _lib.cstr(_lib.lib.vshm_err_name(int(code)))
+    m = _names_lib()
+    return m.cstr(m.lib.vshm_err_name(int(code)))
 
 
 def end_reason_name(why: int) -> str:
     """"freed", "closed", "reset", "protocol", "shutdown"; "?" otherwise
-    (vshm_end_reason_name())."""
+    (vshm_end_reason_name(): needs the server library)."""
+    from . import _lib
     return _lib.cstr(_lib.lib.vshm_end_reason_name(int(why)))
 
 
 def revoke_reason_name(reason: int) -> str:
     """"freed", "closed", "device", "memmap", "migration", "refused";
     "unknown" otherwise (vshm_revoke_reason_name(), library 0.2 and later)."""
-    fn = _lib.optional("vshm_revoke_reason_name")
+    m = _names_lib()
+    fn = m.optional("vshm_revoke_reason_name")
     if fn is None:
-        raise NotImplementedError("libvsock-shm-server is older than 0.2: "
+        raise NotImplementedError(f"{m.path} is older than 0.2: "
                                   "no vshm_revoke_reason_name()")
     if not 0 <= int(reason) <= 0xFFFFFFFF:
         return "unknown"
-    return _lib.cstr(fn(int(reason)))
+    return m.cstr(fn(int(reason)))
