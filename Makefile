@@ -76,7 +76,8 @@ lab: kernel peer userspace selftests $(B)/lab/kvm-keeper
 	@$(KENV) && \
 	$(TOP)/scripts/lab/initramfs.sh l1 $(B)/lab/$$KVER/l1.cpio.gz && \
 	$(TOP)/scripts/lab/initramfs.sh l2 $(B)/lab/$$KVER/l2.cpio.gz \
-		$(B)/peer/$$KVER/vsock_test $(L2_PROGS)
+		$(B)/peer/$$KVER/vsock_test $(L2_PROGS) && \
+	BUILD=$(B) $(TOP)/scripts/lab/pyroot.sh $(B)/lab/py.cpio.gz
 
 $(B)/lab/kvm-keeper: scripts/lab/kvm-keeper.c
 	@mkdir -p $(dir $@)
