@@ -11,7 +11,7 @@ released. Events (the host revoked a region, rang its doorbell) wait in the
 library until dispatch() or next_event() takes them.
 
 Errors are OSError with the errno of the library and its failure text
-(vshm_guest_last_failure()); an ERROR answer of the host is EPROTO, and
+(vshm_guest_last_failure(), when the call set it); an ERROR answer of the host is EPROTO, and
 Guest.last_error says which code it was.
 
 Buffers: GuestRegion.buffer is a memoryview over the shared memory, valid
@@ -196,10 +196,11 @@ class GuestRegion:
         if self._r is None:
             return
         self._drop_buffer()
+        before = self._guest._failure_now()
         ret = _glib.lib.vshm_free(self._r)
         if ret < 0:
             self._mv = memoryview(self._arr).cast("B")
-            raise self._guest._error(-ret, f"free(region {self.id})")
+            raise self._guest._error(-ret, f"free(region {self.id})", before)
         self._gone()
 
     def _gone(self) -> None:
@@ -300,11 +301,16 @@ class Guest:
             raise ValueError("guest connection closed")
         return self._g
 
-    def _error(self, err: int, what: str) -> OSError:
-        """OSError for a positive errno, with the library's failure text."""
-        text = self.last_failure if self._g is not None else ""
+    def _failure_now(self) -> str:
+        return self.last_failure if self._g is not None else ""
+
+    def _error(self, err: int, what: str,
+               before: Optional[str] = None) -> OSError:
+        """OSError for a positive errno, with the library's failure text
+        (only if the call changed it, when before is the text it had)."""
+        text = self._failure_now()
         msg = f"{what}: {os.strerror(err)}"
-        if text:
+        if text and text != before:
             msg += f" ({text})"
         return OSError(err, msg)
 
@@ -427,6 +433,7 @@ class Guest:
 
         cfill = _glib.FILL(t_fill) if fill is not None else _glib.FILL()
         share_ex = _glib.optional("vshm_share_ex")
+        before = self.last_failure
         ctypes.set_errno(0)
         if share_ex is not None:
             a = _glib.ShareArgsC(size=size, flags=flags, access=int(access),
@@ -442,7 +449,7 @@ class Guest:
             err = ctypes.get_errno() or 5
             if failed:
                 raise failed[0]
-            raise self._error(err, f"share({kind}, {size} bytes)")
+            raise self._error(err, f"share({kind}, {size} bytes)", before)
         region = GuestRegion(self, r, kind, keep)
         self._regions[r] = region
         return region
@@ -474,21 +481,23 @@ class Guest:
         for next_event(). OSError ECONNRESET (the host closed), EBADMSG,
         EPROTO, ENOTCONN: the connection is broken. An exception of
         on_event comes out here, after the others were delivered."""
+        before = self._failure_now()
         ret = _glib.need("vshm_guest_dispatch")(self._handle())
         exc, self._exc = self._exc, None
         if exc is not None:
             raise exc
         if ret < 0:
-            raise self._error(-ret, "dispatch()")
+            raise self._error(-ret, "dispatch()", before)
         return int(ret)
 
     def next_event(self) -> Optional[GuestEvent]:
         """The oldest queued event, after reading what the socket holds
         now (never waits); None if there is none."""
         ev = _glib.GuestEventC()
+        before = self._failure_now()
         ret = _glib.need("vshm_guest_next_event")(self._handle(), ctypes.byref(ev))
         if ret < 0:
-            raise self._error(-ret, "next_event()")
+            raise self._error(-ret, "next_event()", before)
         return self._event(ev) if ret else None
 
     # The end
