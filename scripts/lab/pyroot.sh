@@ -47,7 +47,7 @@ SKIP_DYNLOAD='^(_ssl|_hashlib|_sqlite3|_dbm|nis|ossaudiodev|_test.*|_xxtestfuzz|
 	--exclude=python3.11/site-packages --exclude=python3.11/dist-packages \
 	--exclude=python3.11/lib-dynload python3.11) | tar -x -C "$T/usr/lib"
 mkdir "$T$STDLIB/lib-dynload"
-for so in $STDLIB/lib-dynload/*.so; do
+for so in "$STDLIB"/lib-dynload/*.so; do
 	basename "$so" | grep -Eq "$SKIP_DYNLOAD" && continue
 	cp -a "$so" "$T$STDLIB/lib-dynload/"
 done
