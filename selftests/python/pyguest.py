@@ -10,8 +10,8 @@ guest library, against two hosts in L1:
          of a writable region, and refuses a region whose pattern is wrong
          with VSHM_E_DENIED. Shared here: memory of the library with a
          cookie, a range of a memfd (the host's marks seen through a
-         mapping of the memfd of our own too), an mmap of ours, one left
-         unfilled (refused).
+         mapping of the memfd of our own too), an mmap of ours, a
+         read-only region (not marked), one left unfilled (refused).
   NPORT  selftests/python/pynotify.py, a server written with the bindings:
          it rings the doorbell of every region it mapped (bits 0x5) and
          answers a guest's doorbell with its bits shifted left by 4. The
@@ -34,7 +34,7 @@ import traceback
 from typing import Any, Callable
 
 import vsock_shm
-from vsock_shm import Err, EventType, Feature, Guest
+from vsock_shm import Access, Err, EventType, Feature, Guest
 
 KiB = 1 << 10
 PAGE = 4096
@@ -172,6 +172,18 @@ def main() -> int:
         return ok
     t.step("share_buffer_mmap_marked_in_place_freed_then_closed", buffer)
 
+    def read_only() -> bool:
+        r = g.share(32 * KiB, access=Access.READ, fill=fill)
+        got, want = bytes(r.buffer), pattern(32 * KiB, seed, r.id)
+        ok = got == want
+        if not ok:
+            off = next(i for i in range(0, len(want), 8) if got[i:i + 8] != want[i:i + 8])
+            print(f"# {r}: word at {off:#x}: {got[off:off + 8].hex()}, want "
+                  f"{want[off:off + 8].hex()}; marked everywhere: "
+                  f"{got == marked(32 * KiB, seed, r.id)}")
+        r.free()
+        return ok
+    t.step("share_read_only_checked_not_marked", read_only)
 
     def unfilled() -> bool:
         try:

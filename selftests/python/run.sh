@@ -101,14 +101,14 @@ sed -n 's/^\[l2:3\] //p' "$R/l2-pyguest.log" > "$R/l2-pyguest.tap"
 grep '^# ' "$R/l2-pyguest.tap"
 merge "$R/l2-pyguest.tap" guest
 check pyguest_completed bash -c "[ $pgrc = 0 ] && grep -q '^1\.\.[1-9]' '$R/l2-pyguest.tap'"
-# vshm-server's view: four regions checked (the one with the cookie among
+# vshm-server's view: five regions checked (the one with the cookie among
 # them), the unfilled one refused for its pattern.
 kill "$vsrv" 2>/dev/null
 wait "$vsrv"
 grep -a 'region\|mismatch' "$R/vshm-server.log" | sed 's/^/# /'
 check pyguest_vshm_server_saw_the_cookie grep -q 'check=ok .*cookie=0xc00c1e$' "$R/vshm-server.log"
-check pyguest_vshm_server_four_checked_one_refused bash -c \
-	"[ \$(grep -c 'check=ok' '$R/vshm-server.log') = 4 ] &&
+check pyguest_vshm_server_five_checked_one_refused bash -c \
+	"[ \$(grep -c 'check=ok' '$R/vshm-server.log') = 5 ] &&
 	 [ \$(grep -c 'pattern mismatch' '$R/vshm-server.log') = 1 ]"
 wait_for 120 bash -c "! kill -0 $nsrv 2>/dev/null"
 kill "$nsrv" 2>/dev/null

@@ -27,6 +27,7 @@ struct fake_mapper {
 	int map_fd;
 	void *unmap_ptr;
 	size_t unmap_size;
+	uint32_t map_asked;	/* info->access on entry to map */
 };
 
 static int fake_map(void *ctx, uint64_t grant, int sock_fd, void **ptr,
@@ -34,6 +35,7 @@ static int fake_map(void *ctx, uint64_t grant, int sock_fd, void **ptr,
 {
 	struct fake_mapper *f = ctx;
 
+	f->map_asked = info->access;
 	f->maps++;
 	f->map_grant = grant;
 	f->map_fd = sock_fd;
@@ -246,6 +248,28 @@ Test(session, alloc_quota)
 }
 
 /* Chunks and mapping */
+
+/*
+ * A region the guest shares read-only is never reported (nor, by the real
+ * mapper op, mapped) writable, whatever the mapper grants: the module
+ * grants read and write (it does not see the ALLOC), and vshm-server wrote
+ * its marks into read-only regions until the session passed the ALLOC's
+ * access to map (found by the lab's Python guest).
+ */
+Test(session, read_only_alloc_maps_read_only)
+{
+	ssize_t n;
+
+	fm.pages = 2;
+	n = vshm_encode_alloc(buf, sizeof(buf), 4, 2 * VSHM_PAGE_SIZE,
+			      VSHM_PAGE_SIZE, VSHM_ACCESS_READ);
+	feed((size_t)n);
+	cr_assert_eq(reply.type, VSHM_MSG_ALLOC_OK);
+	feed((size_t)mk_hpa(4, 0, 2, 2, 0x44));
+	cr_assert_eq(reply.type, VSHM_MSG_MAPPED);
+	cr_assert_eq(fm.map_asked, VSHM_ACCESS_READ);
+	cr_assert_eq(app.seen.info.access, VSHM_ACCESS_READ);
+}
 
 Test(session, one_chunk_maps)
 {

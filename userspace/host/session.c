@@ -301,6 +301,7 @@ static void map_region(struct vshm_session *s, struct sregion *r,
 	int ret;
 
 	memset(&info, 0, sizeof(info));
+	info.access = r->pub.access;	/* what the guest asked: no more */
 	ret = s->cfg.ops->map(s->cfg.ops_ctx, r->pub.grant, s->cfg.sock_fd,
 			      &ptr, &info);
 	if (ret) {
@@ -309,6 +310,7 @@ static void map_region(struct vshm_session *s, struct sregion *r,
 			   VSHM_NO_INDEX);
 		return;
 	}
+	info.access &= r->pub.access;
 	r->pub.state = VSHM_SR_MAPPED;
 	r->pub.ptr = ptr;
 	r->pub.addr = ptr;

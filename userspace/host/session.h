@@ -51,7 +51,10 @@
  * The mapper behind the session. map and unmap return 0 or a negative
  * errno.
  * map: make grant (received on the connected socket sock_fd) visible in
- * this process; *ptr is one contiguous mapping of info->size bytes.
+ * this process; *ptr is one contiguous mapping of info->size bytes. On
+ * entry info->access is the access the guest asked for in its ALLOC: the
+ * mapping must not allow more (no PROT_WRITE without VSHM_ACCESS_WRITE),
+ * and info->access on return is what it allows.
  * unmap: undo a successful map: the mapping goes, then the grant
  * (VSHM_IOC_UNMAP_GRANT). When release is set, the address range is not
  * given back: unmap replaces the mapping in place with an inaccessible

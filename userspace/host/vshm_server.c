@@ -157,6 +157,7 @@ static int mapper_map(void *ctx, uint64_t grant, int sock_fd, void **ptr,
 	struct vshm_map_req req = { .sock_fd = sock_fd, .grant = grant };
 	struct vshm_unmap_req ureq = { .grant = grant };
 	uint64_t t = now_ns();
+	uint32_t asked = info->access;
 	int prot = PROT_READ, err;
 	struct range *rg;
 	void *p;
@@ -170,6 +171,11 @@ static int mapper_map(void *ctx, uint64_t grant, int sock_fd, void **ptr,
 		free(rg);
 		return -err;
 	}
+	/*
+	 * The guest's ALLOC says what the server may do; the module grants
+	 * read and write whatever it asked (it does not see the ALLOC).
+	 */
+	req.access &= asked;
 	if (req.access & VSHM_ACCESS_WRITE)
 		prot |= PROT_WRITE;
 	p = mmap(NULL, req.size, prot, MAP_SHARED, s->mapper_fd,
